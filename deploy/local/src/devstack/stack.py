@@ -1,0 +1,168 @@
+"""Starts and stops the whole platform as local processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from devstack.config import SERVICES, Secrets, StackConfig, service_env
+from devstack.provision import drop_databases, ensure_bucket, provision_databases
+from devstack.s3server import S3Server
+
+__all__ = ["Stack"]
+
+STOP_GRACE_SECONDS = 20
+EXCHANGES = ("alignment.events", "alignment.dead-letter", "alignment.unrouted")
+
+
+class Stack:
+    def __init__(self, config: StackConfig, *, python: str = sys.executable) -> None:
+        self.config = config
+        self.python = python
+        self.secrets = Secrets.load_or_create(config.state_dir)
+        self.s3: S3Server | None = None
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    # -- infrastructure ----------------------------------------------------------------
+    def start_infrastructure(self) -> None:
+        if self.config.s3_endpoint is None:
+            self.s3 = S3Server(
+                self.config.state_dir,
+                self.config.s3_port,
+                self.secrets.s3_access_key,
+                self.secrets.s3_secret_key,
+            )
+            if self.s3.responding():
+                raise RuntimeError(
+                    f"port {self.config.s3_port} is taken: is another stack running? "
+                    "(or set DEVSTACK_S3_ENDPOINT to use that S3 server)"
+                )
+            self.s3.start()
+        provision_databases(self.config, self.secrets)
+        ensure_bucket(*self.s3_credentials(), self.config.bucket)
+
+    def s3_credentials(self) -> tuple[str, str, str]:
+        endpoint = self.config.s3_endpoint or f"127.0.0.1:{self.config.s3_port}"
+        return (
+            endpoint,
+            self.config.s3_access_key or self.secrets.s3_access_key,
+            self.config.s3_secret_key or self.secrets.s3_secret_key,
+        )
+
+    def env(self, service: str) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(tuple(s.upper() + "_" for s in SERVICES))}
+        return base | service_env(self.config, self.secrets, service)
+
+    # -- services ----------------------------------------------------------------------
+    def start_service(self, service: str) -> subprocess.Popen[bytes]:
+        self.config.logs_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.config.logs_dir / f"{service}.log").open("ab")
+        process = subprocess.Popen(
+            [self.python, "-m", f"{service}_service"],
+            env=self.env(service),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+        )
+        self.processes[service] = process
+        return process
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.config.ports[service]}"
+
+    def wait_ready(self, services: tuple[str, ...] = SERVICES, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        waiting = list(services)
+        while waiting:
+            for service in list(waiting):
+                process = self.processes.get(service)
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(
+                        f"{service} exited with {process.returncode}; "
+                        f"see {self.config.logs_dir / (service + '.log')}"
+                    )
+                try:
+                    if httpx.get(self.url(service) + "/readyz", timeout=3).status_code == 200:
+                        waiting.remove(service)
+                except httpx.HTTPError:
+                    pass
+            if waiting and time.monotonic() > deadline:
+                raise RuntimeError(f"not ready after {timeout} s: {', '.join(waiting)}")
+            if waiting:
+                time.sleep(0.3)
+
+    def stop_service(self, service: str, *, kill: bool = False) -> None:
+        process = self.processes.pop(service, None)
+        if process is None or process.poll() is not None:
+            return
+        if kill:
+            process.kill()
+        else:
+            process.terminate()
+        try:
+            process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def start(self) -> None:
+        self.start_infrastructure()
+        for service in SERVICES:
+            self.start_service(service)
+        self.wait_ready()
+
+    def stop(self) -> None:
+        running = list(self.processes.values())
+        for process in running:  # all at once: each drains its own work in parallel
+            if process.poll() is None:
+                process.terminate()
+        for service in list(self.processes):
+            self.stop_service(service)
+        if self.s3:
+            self.s3.stop()
+
+    def destroy(self) -> None:
+        """Stop, then remove every trace: schemas, users, queues, the state folder."""
+        self.stop()
+        drop_databases(self.config)
+        if self.config.namespace:
+            delete_rabbitmq_namespace(self.config.amqp_url, self.config.namespace)
+        shutil.rmtree(self.config.state_dir, ignore_errors=True)
+
+
+def delete_rabbitmq_namespace(amqp_url: str, namespace: str) -> None:
+    """Test runs leave no queues or exchanges behind on the shared broker. Queues are
+    listed with rabbitmqctl where it exists (AMQP cannot list); exchanges are known."""
+    import asyncio
+
+    import aio_pika
+
+    ctl = shutil.which("rabbitmqctl")
+    listed = (
+        subprocess.run([ctl, "-q", "list_queues", "name"], capture_output=True, text=True, timeout=60)
+        if ctl
+        else None
+    )
+    queues = [q for q in (listed.stdout.split() if listed else []) if q.startswith(namespace + ".")]
+    exchanges = [f"{namespace}.{base}" for base in EXCHANGES]
+
+    async def delete() -> None:
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            for queue in queues:
+                await channel.queue_delete(queue)
+            for exchange in exchanges:
+                await channel.exchange_delete(exchange)
+
+    asyncio.run(delete())
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("DEVSTACK_STATE_DIR", Path.cwd() / ".dev"))

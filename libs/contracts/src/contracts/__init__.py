@@ -1,0 +1,55 @@
+"""Versioned contracts between the services: events, their envelope, and RPC messages."""
+
+from contracts.alignment import (
+    AlignmentDone,
+    AlignmentOutcome,
+    AlignmentProgress,
+    AlignmentStarted,
+    FileOutcome,
+)
+from contracts.envelope import Envelope, Event, utc_now
+from contracts.files import FileExpired, FileRejection, FilesRejected, FilesStored, StoredFile
+from contracts.jobs import JobCancelled, JobSubmitted, SubmittedPair
+from contracts.users import QuotaChanged, UserDeleted, UserRegistered
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    JobSubmitted,
+    JobCancelled,
+    FilesStored,
+    FilesRejected,
+    FileExpired,
+    AlignmentStarted,
+    AlignmentProgress,
+    AlignmentDone,
+    UserRegistered,
+    UserDeleted,
+    QuotaChanged,
+)
+
+EVENTS_EXCHANGE = "alignment.events"
+DEAD_LETTER_EXCHANGE = "alignment.dead-letter"
+
+__all__ = [
+    "ALL_EVENTS",
+    "DEAD_LETTER_EXCHANGE",
+    "EVENTS_EXCHANGE",
+    "AlignmentDone",
+    "AlignmentOutcome",
+    "AlignmentProgress",
+    "AlignmentStarted",
+    "Envelope",
+    "Event",
+    "FileExpired",
+    "FileOutcome",
+    "FileRejection",
+    "FilesRejected",
+    "FilesStored",
+    "JobCancelled",
+    "JobSubmitted",
+    "QuotaChanged",
+    "StoredFile",
+    "SubmittedPair",
+    "UserDeleted",
+    "UserRegistered",
+    "utc_now",
+]

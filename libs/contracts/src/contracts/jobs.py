@@ -1,0 +1,45 @@
+"""Job lifecycle events published by the gateway."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from contracts.envelope import Event
+
+__all__ = ["JobCancelled", "JobSubmitted", "SubmittedPair"]
+
+
+class SubmittedPair(BaseModel):
+    """One audio + transcript pair as uploaded, still under ``incoming/``."""
+
+    index: int = Field(ge=0, description="position of the pair in the request")
+    stem: str
+    audio_name: str
+    audio_key: str
+    audio_bytes: int = Field(ge=0)
+    text_name: str
+    text_key: str
+    text_bytes: int = Field(ge=0)
+
+
+class JobSubmitted(Event):
+    EVENT_TYPE = "job.submitted"
+
+    job_id: UUID
+    user_id: UUID
+    language: str = "en"
+    engine: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    priority: int = Field(default=0, ge=0, le=9)
+    pairs: list[SubmittedPair]
+
+
+class JobCancelled(Event):
+    EVENT_TYPE = "job.cancelled"
+
+    job_id: UUID
+    user_id: UUID
+    reason: str = "cancelled by user"

@@ -1,0 +1,76 @@
+"""Alembic helpers: every service applies its own history to its own schema at start."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import Connection, MetaData, pool
+from sqlalchemy.ext.asyncio import create_async_engine
+
+__all__ = ["create_kit_tables_v1", "run_alembic_env", "upgrade_to_head"]
+
+
+def alembic_config(migrations_dir: Path, url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    # Passed as an attribute, not an ini option: ini interpolation would mangle '%' in passwords.
+    config.attributes["url"] = url
+    return config
+
+
+def upgrade_to_head(migrations_dir: Path, url: str) -> None:
+    command.upgrade(alembic_config(migrations_dir, url), "head")
+
+
+def run_alembic_env(target_metadata: list[MetaData], default_url: str) -> None:
+    """The whole body of a service's ``env.py`` (online, async, per-schema version table)."""
+    url = context.config.attributes.get("url") or default_url
+
+    def migrate(connection: Connection) -> None:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.connect() as connection:
+            await connection.run_sync(migrate)
+        await engine.dispose()
+
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    else:
+        asyncio.run(run())
+
+
+def create_kit_tables_v1() -> None:
+    """The outbox and inbox tables as of kit v1; call from a service's first migration."""
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlalchemy.dialects import mysql
+
+    timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("routing_key", sa.String(128), nullable=False),
+        sa.Column("correlation_id", sa.String(128), nullable=False),
+        sa.Column("priority", sa.SmallInteger, nullable=True),
+        sa.Column("body", sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb"), nullable=False),
+        sa.Column("created_at", timestamp, nullable=False),
+        sa.Column("published_at", timestamp, nullable=True, index=True),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.String(500), nullable=True),
+    )
+    op.create_table(
+        "inbox",
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("event_type", sa.String(128), nullable=False),
+        sa.Column("processed_at", timestamp, nullable=False),
+    )

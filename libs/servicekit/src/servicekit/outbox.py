@@ -1,0 +1,245 @@
+"""Transactional outbox and inbox.
+
+Events are written to ``outbox`` in the same transaction as the state change that caused
+them and published afterwards by :class:`OutboxRelay`; consumers record each handled
+``event_id`` in ``inbox`` in the same transaction as its effect. Together: a crash between
+any two steps loses nothing and does nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import Envelope, Event
+from servicekit.db import Database, LongText, Timestamp, utc_naive_now
+from servicekit.logs import get_logger
+from servicekit.metrics import OUTBOX_PENDING, OUTBOX_PUBLISH_FAILURES, EVENTS_PUBLISHED
+
+__all__ = ["OutboxMessage", "OutboxRelay", "UnitOfWork", "inbox_table", "kit_metadata", "outbox_table"]
+
+log = get_logger(__name__)
+
+kit_metadata = MetaData()
+
+outbox_table = Table(
+    "outbox",
+    kit_metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("routing_key", String(128), nullable=False),
+    Column("correlation_id", String(128), nullable=False),
+    Column("priority", SmallInteger, nullable=True),
+    Column("body", LongText, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("published_at", Timestamp, nullable=True, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String(500), nullable=True),
+)
+
+inbox_table = Table(
+    "inbox",
+    kit_metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("event_type", String(128), nullable=False),
+    Column("processed_at", Timestamp, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    event_id: str
+    routing_key: str
+    correlation_id: str
+    priority: int | None
+    body: str
+
+
+Publish = Callable[[OutboxMessage], Awaitable[None]]
+
+
+class UnitOfWork:
+    """A transaction on the service's schema that can also emit and claim events."""
+
+    def __init__(self, db: Database, producer: str, on_commit: Callable[[], None] | None = None):
+        self._db = db
+        self._producer = producer
+        self._on_commit = on_commit
+        self._outbox_rows: list[dict[str, object]] = []
+        self.session: AsyncSession
+
+    async def __aenter__(self) -> Self:
+        self.session = self._db.sessions()
+        await self.session.begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.session.in_transaction():
+            await self.session.rollback()
+        await self.session.close()
+
+    def emit(self, payload: Event, *, correlation_id: str, priority: int | None = None) -> Envelope[Event]:
+        """Queue an event; it is published only if this unit of work commits."""
+        envelope = Envelope.wrap(payload, producer=self._producer, correlation_id=correlation_id)
+        self._outbox_rows.append(
+            {
+                "event_id": str(envelope.event_id),
+                "routing_key": envelope.routing_key,
+                "correlation_id": correlation_id,
+                "priority": priority,
+                "body": envelope.model_dump_json(),
+                "created_at": utc_naive_now(),
+                "attempts": 0,
+            }
+        )
+        return envelope
+
+    async def claim(self, envelope: Envelope[Event]) -> bool:
+        """Record the event as handled; False when it already was (a redelivery)."""
+        result = await self.session.execute(
+            insert(inbox_table)
+            .prefix_with("IGNORE")
+            .values(
+                event_id=str(envelope.event_id),
+                event_type=envelope.routing_key,
+                processed_at=utc_naive_now(),
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def commit(self) -> None:
+        if self._outbox_rows:
+            await self.session.execute(insert(outbox_table), self._outbox_rows)
+        await self.session.commit()
+        emitted, self._outbox_rows = bool(self._outbox_rows), []
+        if emitted and self._on_commit:
+            self._on_commit()
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order, with confirms; retries what fails.
+
+    Several replicas may run it: rows are taken with ``FOR UPDATE SKIP LOCKED``.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        publish: Publish,
+        *,
+        poll_seconds: float = 0.5,
+        batch_size: int = 100,
+        keep_published: timedelta = timedelta(days=7),
+    ) -> None:
+        self._db = db
+        self._publish = publish
+        self._poll_seconds = poll_seconds
+        self._batch_size = batch_size
+        self._keep_published = keep_published
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def kick(self) -> None:
+        """Publish now rather than at the next poll (called after a commit)."""
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; returns how many rows went out."""
+        published = 0
+        async with self._db.sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(outbox_table)
+                    .where(outbox_table.c.published_at.is_(None))
+                    .order_by(outbox_table.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                message = OutboxMessage(
+                    row.event_id, row.routing_key, row.correlation_id, row.priority, row.body
+                )
+                try:
+                    await self._publish(message)
+                except Exception as exc:  # the broker is down or refused: retry later
+                    OUTBOX_PUBLISH_FAILURES.inc()
+                    await session.execute(
+                        update(outbox_table)
+                        .where(outbox_table.c.id == row.id)
+                        .values(attempts=row.attempts + 1, last_error=repr(exc)[:500])
+                    )
+                    log.warning("outbox.publish_failed", event_id=row.event_id, error=repr(exc))
+                    break  # keep order: nothing after a failed row goes out before it
+                await session.execute(
+                    update(outbox_table)
+                    .where(outbox_table.c.id == row.id)
+                    .values(published_at=utc_naive_now())
+                )
+                EVENTS_PUBLISHED.labels(event_type=row.routing_key).inc()
+                published += 1
+        return published
+
+    async def pending_count(self) -> int:
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(outbox_table.c.id).where(outbox_table.c.published_at.is_(None))
+            )
+            return len(rows.all())
+
+    async def prune(self) -> None:
+        cutoff = utc_naive_now() - self._keep_published
+        async with self._db.sessions() as session, session.begin():
+            await session.execute(delete(outbox_table).where(outbox_table.c.published_at < cutoff))
+
+    async def run(self) -> None:
+        """Loop until :meth:`stop`; survives database and broker outages."""
+        failures = 0
+        rounds = 0
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                published = await self.publish_pending()
+                failures = 0
+                rounds += 1
+                if rounds % 1000 == 0:
+                    await self.prune()
+                    OUTBOX_PENDING.set(await self.pending_count())
+                if published == self._batch_size:
+                    continue
+            except Exception as exc:
+                failures += 1
+                log.warning("outbox.relay_error", error=repr(exc), failures=failures)
+            delay = min(self._poll_seconds * (2 ** min(failures, 6)), 30.0)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()

@@ -1,0 +1,130 @@
+"""How a service process is put together and run.
+
+One process per service: a FastStream app (broker, subscribers, outbox relay) driven by the
+lifespan of a small FastAPI app that serves health and metrics (the gateway adds its public
+API to the same app). Start-up applies the service's Alembic history, declares its queues
+before consuming, then starts the relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from miniopy_async import Minio
+from faststream import FastStream
+from faststream.rabbit import RabbitBroker
+from faststream.specification import AsyncAPI
+
+from servicekit.db import Database
+from servicekit.health import ReadinessCheck, add_operational_routes
+from servicekit.logs import configure_logging, get_logger
+from servicekit.messaging import EventConsumers, Topology, make_publisher
+from servicekit.migrations import upgrade_to_head
+from servicekit.outbox import OutboxRelay, UnitOfWork
+from servicekit.s3 import make_object_store
+from servicekit.settings import S3Settings, ServiceSettings
+
+__all__ = ["ServiceRuntime"]
+
+log = get_logger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(self, name: str, settings: ServiceSettings, migrations_dir: Path) -> None:
+        configure_logging(name, settings.log_level, settings.log_file)
+        self.name = name
+        self.settings = settings
+        self.migrations_dir = migrations_dir
+        self.db = Database(settings.db_url.get_secret_value())
+        self.broker = RabbitBroker(
+            settings.amqp_url.get_secret_value(), graceful_timeout=30, log_level=10
+        )
+        self.topology = Topology(settings.namespace)
+        self.relay = OutboxRelay(
+            self.db, make_publisher(self.broker, self.topology), poll_seconds=settings.outbox_poll_seconds
+        )
+        self.consumers: EventConsumers = EventConsumers(  # type: ignore[type-arg]
+            self.broker, self.topology, name, self.unit_of_work
+        )
+        self.readiness: dict[str, ReadinessCheck] = {
+            "database": self.db.ping,
+            "broker": self._broker_ready,
+        }
+        self.stream = FastStream(
+            self.broker,
+            on_startup=[self._prepare],
+            after_startup=[self._start_relay],
+            on_shutdown=[self._stop_relay],
+            specification=AsyncAPI(self.broker, title=f"{name} service"),
+        )
+        self._relay_task: asyncio.Task[None] | None = None
+        self.on_started: list[Callable[[], Awaitable[None]]] = []
+        self.on_stopping: list[Callable[[], Awaitable[None]]] = []
+
+    def use_object_store(self, s3: S3Settings) -> Minio:
+        """An S3 client whose bucket is part of this service's readiness."""
+        store = make_object_store(s3)
+
+        async def bucket_reachable() -> bool:
+            return await store.bucket_exists(s3.bucket)
+
+        self.readiness["object_store"] = bucket_reachable
+        return store
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.db, self.name, on_commit=self.relay.kick)
+
+    async def _broker_ready(self) -> bool:
+        return await self.broker.ping(timeout=1.5)
+
+    async def _prepare(self) -> None:
+        await asyncio.to_thread(
+            upgrade_to_head, self.migrations_dir, self.settings.db_url.get_secret_value()
+        )
+        await self.broker.connect()
+        await self.topology.declare_common(self.broker)
+        for queue in self.consumers.queues:
+            await self.topology.declare_consumer_queue(self.broker, queue)
+
+    async def _start_relay(self) -> None:
+        self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        for hook in self.on_started:
+            await hook()
+        log.info("service.started", queues=[q.name for q in self.consumers.queues])
+
+    async def _stop_relay(self) -> None:
+        for hook in self.on_stopping:
+            await hook()
+        self.relay.stop()
+        if self._relay_task:
+            await self._relay_task
+
+    def http_app(self, app: FastAPI | None = None) -> FastAPI:
+        """The process's ASGI app; its lifespan runs the FastStream app."""
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            async with self.stream:
+                yield
+            await self.db.dispose()
+            log.info("service.stopped")
+
+        app = app or FastAPI(title=f"{self.name} service", docs_url=None, redoc_url=None)
+        app.router.lifespan_context = lifespan
+        add_operational_routes(app, self.name, self.readiness)
+        return app
+
+    def run(self, app: FastAPI | None = None) -> None:
+        uvicorn.run(
+            self.http_app(app),
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+            log_config=None,  # keep our JSON logging
+            access_log=False,
+            lifespan="on",
+        )

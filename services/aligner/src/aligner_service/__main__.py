@@ -1,0 +1,3 @@
+from aligner_service.main import main
+
+main()

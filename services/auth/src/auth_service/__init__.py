@@ -1,0 +1,1 @@
+"""auth: users, credentials, access and refresh tokens (and, later, subscriptions and quotas)."""

@@ -1,0 +1,1 @@
+"""Plain-Python account rules: no ORM, broker or HTTP here."""

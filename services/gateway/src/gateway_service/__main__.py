@@ -1,0 +1,3 @@
+from gateway_service.main import main
+
+main()

@@ -1,0 +1,98 @@
+"""Every error leaves as JSON ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from servicekit.logs import get_logger
+from servicekit.rpc import RpcFailed, RpcUnavailable
+
+__all__ = ["ApiError", "install_error_handlers"]
+
+log = get_logger(__name__)
+
+# auth's RPC error codes -> HTTP status.
+RPC_STATUS = {
+    "email_taken": 409,
+    "invalid_credentials": 401,
+    "invalid_request": 422,
+    "user_not_found": 404,
+}
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.headers = headers
+
+
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Locations and reasons only: inputs may hold passwords.
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return error_response(422, "validation_error", "the request is not valid", {"errors": errors})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(RpcUnavailable)
+    async def rpc_unavailable(_: Request, exc: RpcUnavailable) -> JSONResponse:
+        log.warning("rpc.unavailable", error=str(exc))
+        return error_response(
+            503,
+            "service_unavailable",
+            "the account service did not answer in time; please retry shortly",
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(RpcFailed)
+    async def rpc_failed(_: Request, exc: RpcFailed) -> JSONResponse:
+        status = RPC_STATUS.get(exc.error.code, 503)
+        return error_response(status, exc.error.code, exc.error.message, exc.error.details)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.unhandled_error")
+        return error_response(500, "internal_error", "something went wrong on our side")

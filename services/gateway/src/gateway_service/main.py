@@ -1,0 +1,41 @@
+"""Wires the gateway: the public API and the service runtime in one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from gateway_service.adapters.tokens import AccessTokenVerifier
+from gateway_service.api import auth
+from gateway_service.api.errors import install_error_handlers
+from gateway_service.settings import GatewaySettings
+from servicekit import ServiceRuntime
+from servicekit.rpc import RpcClient
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+API_PREFIX = "/api/v1"
+
+
+def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
+    settings = settings or GatewaySettings()  # type: ignore[call-arg]
+    runtime = ServiceRuntime("gateway", settings, MIGRATIONS)
+    store = runtime.use_object_store(settings.s3)
+    app = FastAPI(
+        title="Forced-alignment platform API",
+        version="1.0.0",
+        description="Upload speech and its transcript; download word and phone timings.",
+    )
+    app.state.rpc = RpcClient(runtime.broker, runtime.topology, settings.rpc_timeout_seconds)
+    app.state.token_verifier = AccessTokenVerifier(
+        settings.public_key_pem(), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+    app.state.object_store = store
+    install_error_handlers(app)
+    app.include_router(auth.router, prefix=API_PREFIX)
+    return runtime, app
+
+
+def main() -> None:
+    runtime, app = build()
+    runtime.run(app)

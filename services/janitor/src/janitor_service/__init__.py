@@ -1,0 +1,1 @@
+"""janitor: records every stored object's expiry and deletes what has expired."""

@@ -1,0 +1,3 @@
+from janitor_service.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""storage: validates uploads, converts audio to canonical WAV and keeps the corpus files."""

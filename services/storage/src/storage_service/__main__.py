@@ -1,0 +1,3 @@
+from storage_service.main import main
+
+main()
