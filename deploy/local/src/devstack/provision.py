@@ -10,7 +10,7 @@ from miniopy_async import Minio
 
 from devstack.config import SERVICES, Secrets, StackConfig
 
-__all__ = ["drop_databases", "ensure_bucket", "provision_databases"]
+__all__ = ["drop_databases", "ensure_bucket", "provision_databases", "remove_bucket"]
 
 # The server skips name resolution, so TCP logins match 127.0.0.1; socket logins, localhost.
 USER_HOSTS = ("127.0.0.1", "localhost")
@@ -72,3 +72,22 @@ def ensure_bucket(endpoint: str, access_key: str, secret_key: str, bucket: str) 
             await client.close_session()
 
     asyncio.run(create())
+
+
+def remove_bucket(endpoint: str, access_key: str, secret_key: str, bucket: str) -> None:
+    """Delete every object, then the bucket (``remove_objects`` is lazy: iterate it)."""
+    from miniopy_async.deleteobjects import DeleteObject
+
+    async def remove() -> None:
+        client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=False)
+        try:
+            if not await client.bucket_exists(bucket):
+                return
+            names = [o.object_name async for o in client.list_objects(bucket, recursive=True)]
+            async for error in client.remove_objects(bucket, [DeleteObject(n) for n in names if n]):
+                raise RuntimeError(f"could not delete {error}")
+            await client.remove_bucket(bucket)
+        finally:
+            await client.close_session()
+
+    asyncio.run(remove())

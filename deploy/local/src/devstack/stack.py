@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from devstack.config import SERVICES, Secrets, StackConfig, service_env
-from devstack.provision import drop_databases, ensure_bucket, provision_databases
+from devstack.provision import drop_databases, ensure_bucket, provision_databases, remove_bucket
 from devstack.s3server import S3Server
 
 __all__ = ["Stack"]
@@ -128,12 +128,14 @@ class Stack:
             self.s3.stop()
 
     def destroy(self) -> None:
-        """Stop, then remove every trace: schemas, users, queues, the state folder."""
+        """Stop, then remove what lives outside the state folder (kept for its logs):
+        schemas, users, queues and exchanges, the bucket."""
         self.stop()
         drop_databases(self.config)
         if self.config.namespace:
             delete_rabbitmq_namespace(self.config.amqp_url, self.config.namespace)
-        shutil.rmtree(self.config.state_dir, ignore_errors=True)
+        if self.config.s3_endpoint:
+            remove_bucket(*self.s3_credentials(), self.config.bucket)
 
 
 def delete_rabbitmq_namespace(amqp_url: str, namespace: str) -> None:

@@ -42,6 +42,7 @@ RPC_MESSAGE_TTL_MS = 5_000
 @dataclass(frozen=True)
 class Topology:
     namespace: str = ""
+    delivery_limit: int = DELIVERY_LIMIT
 
     def name(self, base: str) -> str:
         return f"{self.namespace}.{base}" if self.namespace else base
@@ -78,7 +79,7 @@ class Topology:
             return RabbitQueue(
                 name, durable=True, routing_key=event_cls.routing_key(), arguments=arguments  # type: ignore[arg-type]
             )
-        arguments["x-delivery-limit"] = DELIVERY_LIMIT
+        arguments["x-delivery-limit"] = self.delivery_limit
         return RabbitQueue(
             name,
             queue_type=QueueType.QUORUM,
@@ -141,6 +142,7 @@ class EventConsumers(Generic[E]):
     topology: Topology
     service: str
     unit_of_work: Callable[[], UnitOfWork]
+    retry_backoff_seconds: float = 0.2
     queues: list[RabbitQueue] = field(default_factory=list)
 
     def on(
@@ -192,8 +194,11 @@ class EventConsumers(Generic[E]):
             return "dead-lettered"
         except Exception:
             deliveries = int((message.headers or {}).get("x-delivery-count", 0)) + 1
-            log.exception("event.failed", delivery=deliveries, delivery_limit=DELIVERY_LIMIT)
-            await asyncio.sleep(min(0.2 * 2**deliveries, 10.0))  # back off before the retry
+            log.exception(
+                "event.failed", delivery=deliveries, delivery_limit=self.topology.delivery_limit
+            )
+            # Back off before the retry; past the limit the broker dead-letters the message.
+            await asyncio.sleep(min(self.retry_backoff_seconds * 2**deliveries, 10.0))
             await message.nack(requeue=True)
             return "retried"
         await message.ack()

@@ -1,0 +1,113 @@
+"""A scratch schema with the kit's tables and an ``effects`` table standing for a
+service's state, plus a TCP proxy that can cut a client off from RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit
+
+import pymysql
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table
+
+from servicekit.db import Database
+from servicekit.outbox import kit_metadata
+
+pytestmark = pytest.mark.integration
+
+test_metadata = MetaData()
+effects = Table(
+    "effects",
+    test_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("label", String(64), nullable=False),
+)
+
+
+def _admin(url: str) -> pymysql.connections.Connection:  # type: ignore[type-arg]
+    parts = urlsplit(url)
+    return pymysql.connect(
+        host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
+        password=parts.password or "", autocommit=True,
+    )
+
+
+@pytest.fixture
+def schema_url(mysql_admin_url: str) -> Iterator[str]:
+    name = "t" + secrets.token_hex(4) + "_kit"
+    connection = _admin(mysql_admin_url)
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}`")
+    parts = urlsplit(mysql_admin_url)
+    credentials = parts.username or "root"
+    if parts.password:
+        credentials += f":{parts.password}"
+    try:
+        yield f"mysql+aiomysql://{credentials}@{parts.hostname}:{parts.port or 3306}/{name}"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE `{name}`")
+        connection.close()
+
+
+@pytest.fixture
+async def db(schema_url: str) -> AsyncIterator[Database]:
+    database = Database(schema_url)
+    async with database.engine.begin() as connection:
+        await connection.run_sync(kit_metadata.create_all)
+        await connection.run_sync(test_metadata.create_all)
+    yield database
+    await database.dispose()
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to a target; ``cut()`` drops every connection and stops
+    listening (the broker is 'down'), ``restore()`` listens again on the same port."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def restore(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        self._writers |= {writer, upstream_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+
+@pytest.fixture
+async def broker_proxy(amqp_url: str) -> AsyncIterator[TcpProxy]:
+    parts = urlsplit(amqp_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
+    await proxy.restore()
+    yield proxy
+    with contextlib.suppress(Exception):
+        await proxy.cut()
+
+
+def via_proxy(amqp_url: str, proxy: TcpProxy) -> str:
+    parts = urlsplit(amqp_url)
+    return parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}").geturl()
