@@ -30,7 +30,9 @@ def run(stack: Stack) -> int:
         stack.wait_ready()
         print("all services ready:", flush=True)
         for service in SERVICES:
-            print(f"  {service:8} {stack.url(service)}  logs: {stack.config.logs_dir}/{service}.log")
+            print(
+                f"  {service:8} {stack.url(service)}  logs: {stack.config.logs_dir}/{service}.log"
+            )
         print(f"gateway API: {stack.url('gateway')}/api/v1  docs: {stack.url('gateway')}/docs")
         print("Ctrl-C stops everything.", flush=True)
         while not stopping:

@@ -6,7 +6,7 @@ import asyncio
 from urllib.parse import unquote, urlsplit
 
 import pymysql
-from miniopy_async import Minio
+from miniopy_async.api import Minio
 
 from devstack.config import SERVICES, Secrets, StackConfig
 
@@ -41,7 +41,8 @@ def provision_databases(config: StackConfig, secrets: Secrets) -> None:
                 )
                 for host in USER_HOSTS:
                     cursor.execute(
-                        f"CREATE USER IF NOT EXISTS '{schema}'@'{host}' IDENTIFIED BY %s", (password,)
+                        f"CREATE USER IF NOT EXISTS '{schema}'@'{host}' IDENTIFIED BY %s",
+                        (password,),
                     )
                     cursor.execute(f"ALTER USER '{schema}'@'{host}' IDENTIFIED BY %s", (password,))
                     cursor.execute(f"GRANT ALL PRIVILEGES ON `{schema}`.* TO '{schema}'@'{host}'")
@@ -69,7 +70,7 @@ def ensure_bucket(endpoint: str, access_key: str, secret_key: str, bucket: str) 
             if not await client.bucket_exists(bucket):
                 await client.make_bucket(bucket)
         finally:
-            await client.close_session()
+            await client.close_session()  # type: ignore[no-untyped-call]
 
     asyncio.run(create())
 
@@ -88,6 +89,6 @@ def remove_bucket(endpoint: str, access_key: str, secret_key: str, bucket: str) 
                 raise RuntimeError(f"could not delete {error}")
             await client.remove_bucket(bucket)
         finally:
-            await client.close_session()
+            await client.close_session()  # type: ignore[no-untyped-call]
 
     asyncio.run(remove())

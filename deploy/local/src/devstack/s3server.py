@@ -89,7 +89,9 @@ class S3Server:
         deadline = time.monotonic() + timeout
         while not self.responding():
             if self._process.poll() is not None:
-                raise RuntimeError(f"weed exited with {self._process.returncode}; see {self.dir}/logs")
+                raise RuntimeError(
+                    f"weed exited with {self._process.returncode}; see {self.dir}/logs"
+                )
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"S3 server not answering on {self.endpoint} after {timeout} s")

@@ -56,7 +56,11 @@ class Stack:
         )
 
     def env(self, service: str) -> dict[str, str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(tuple(s.upper() + "_" for s in SERVICES))}
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(tuple(s.upper() + "_" for s in SERVICES))
+        }
         return base | service_env(self.config, self.secrets, service)
 
     # -- services ----------------------------------------------------------------------
@@ -147,7 +151,13 @@ def delete_rabbitmq_namespace(amqp_url: str, namespace: str) -> None:
 
     ctl = shutil.which("rabbitmqctl")
     listed = (
-        subprocess.run([ctl, "-q", "list_queues", "name"], capture_output=True, text=True, timeout=60)
+        subprocess.run(
+            [ctl, "-q", "list_queues", "name"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         if ctl
         else None
     )

@@ -30,7 +30,9 @@ LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 def _answers(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 1):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 1
+        ):
             return True
     except OSError:
         return False
@@ -137,7 +139,9 @@ def infrastructure(
 
 
 @pytest.fixture(scope="session")
-def stack(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     """The whole platform as processes, isolated from any other stack on this machine:
     its own schema names, queue namespace, bucket and ports. Removed afterwards."""
     run_id = "t" + secrets.token_hex(4)

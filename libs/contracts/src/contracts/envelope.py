@@ -51,7 +51,8 @@ class Envelope(BaseModel, Generic[PayloadT]):
 
     @classmethod
     def wrap(cls, payload: PayloadT, *, producer: str, correlation_id: str) -> Envelope[PayloadT]:
-        return Envelope[type(payload)](  # type: ignore[misc]
+        typed_envelope: Any = Envelope[type(payload)]  # type: ignore[misc]
+        return typed_envelope(  # type: ignore[no-any-return]
             event_type=payload.EVENT_TYPE,
             version=payload.VERSION,
             correlation_id=correlation_id,

@@ -1,7 +1,7 @@
 """Writes (or checks) the AsyncAPI document and JSON Schemas of every contract.
 
-    python -m contracts.export          # rewrite libs/contracts/schema/
-    python -m contracts.export --check  # exit 1 when the committed files are stale
+python -m contracts.export          # rewrite libs/contracts/schema/
+python -m contracts.export --check  # exit 1 when the committed files are stale
 """
 
 from __future__ import annotations

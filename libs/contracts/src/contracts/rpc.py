@@ -68,7 +68,7 @@ class UserProfile(BaseModel):
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 (a scheme name, not a secret)
     expires_in: int = Field(description="access token lifetime in seconds")
 
 

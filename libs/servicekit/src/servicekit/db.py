@@ -6,7 +6,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Text, text
 from sqlalchemy.dialects import mysql
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 __all__ = ["Database", "LongText", "Timestamp", "utc_naive_now"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI, Request, Response
@@ -67,8 +68,6 @@ class RequestObservability(BaseHTTPMiddleware):
             "x-request-id"
         )
         if not correlation_id or len(correlation_id) > 128:
-            import uuid
-
             correlation_id = str(uuid.uuid4())
         request.state.correlation_id = correlation_id
         started = time.perf_counter()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from faststream import AckPolicy
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
@@ -58,7 +58,9 @@ class Topology:
 
     @property
     def unrouted_exchange(self) -> RabbitExchange:
-        return RabbitExchange(self.name("alignment.unrouted"), type=ExchangeType.FANOUT, durable=True)
+        return RabbitExchange(
+            self.name("alignment.unrouted"), type=ExchangeType.FANOUT, durable=True
+        )
 
     @property
     def unrouted_queue(self) -> RabbitQueue:
@@ -66,9 +68,13 @@ class Topology:
 
     @property
     def dead_letter_exchange(self) -> RabbitExchange:
-        return RabbitExchange(self.name(DEAD_LETTER_EXCHANGE), type=ExchangeType.DIRECT, durable=True)
+        return RabbitExchange(
+            self.name(DEAD_LETTER_EXCHANGE), type=ExchangeType.DIRECT, durable=True
+        )
 
-    def event_queue(self, service: str, event_cls: type[Event], *, priority: bool = False) -> RabbitQueue:
+    def event_queue(
+        self, service: str, event_cls: type[Event], *, priority: bool = False
+    ) -> RabbitQueue:
         name = self.name(f"{service}.{event_cls.routing_key()}")
         arguments: dict[str, Any] = {
             "x-dead-letter-exchange": self.dead_letter_exchange.name,
@@ -77,7 +83,10 @@ class Topology:
         if priority:  # quorum queues (before RabbitMQ 4) have no priorities
             arguments["x-max-priority"] = 9
             return RabbitQueue(
-                name, durable=True, routing_key=event_cls.routing_key(), arguments=arguments  # type: ignore[arg-type]
+                name,
+                durable=True,
+                routing_key=event_cls.routing_key(),
+                arguments=cast(Any, arguments),
             )
         arguments["x-delivery-limit"] = self.delivery_limit
         return RabbitQueue(
@@ -85,7 +94,7 @@ class Topology:
             queue_type=QueueType.QUORUM,
             durable=True,
             routing_key=event_cls.routing_key(),
-            arguments=arguments,  # type: ignore[arg-type]
+            arguments=cast(Any, arguments),
         )
 
     def dead_letter_queue(self, queue: RabbitQueue) -> RabbitQueue:
@@ -115,7 +124,9 @@ class Topology:
         await dead.bind(self.dead_letter_exchange.name, routing_key=queue.name)
 
 
-def make_publisher(broker: RabbitBroker, topology: Topology) -> Callable[[OutboxMessage], Awaitable[None]]:
+def make_publisher(
+    broker: RabbitBroker, topology: Topology
+) -> Callable[[OutboxMessage], Awaitable[None]]:
     """The outbox relay's way out: persistent, confirmed publishes on the events exchange."""
 
     async def publish(message: OutboxMessage) -> None:
@@ -209,4 +220,3 @@ class EventConsumers(Generic[E]):
 def _brief(exc: ValidationError) -> list[dict[str, object]]:
     # Never log message contents: locations and reasons only.
     return [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors(include_input=False)]
-

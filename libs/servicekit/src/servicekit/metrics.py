@@ -14,7 +14,9 @@ __all__ = [
 EVENTS_CONSUMED = Counter(
     "events_consumed_total", "Events taken from the broker", ["event_type", "outcome"]
 )
-EVENTS_PUBLISHED = Counter("events_published_total", "Events confirmed by the broker", ["event_type"])
+EVENTS_PUBLISHED = Counter(
+    "events_published_total", "Events confirmed by the broker", ["event_type"]
+)
 OUTBOX_PUBLISH_FAILURES = Counter("outbox_publish_failures_total", "Failed outbox publishes")
 OUTBOX_PENDING = Gauge("outbox_pending", "Outbox rows not yet published (sampled)")
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])

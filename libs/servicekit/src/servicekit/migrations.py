@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from alembic import command, context
+import sqlalchemy as sa
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import Connection, MetaData, pool
+from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import create_async_engine
 
 __all__ = ["create_kit_tables_v1", "run_alembic_env", "upgrade_to_head"]
@@ -50,10 +52,6 @@ def run_alembic_env(target_metadata: list[MetaData], default_url: str) -> None:
 
 def create_kit_tables_v1() -> None:
     """The outbox and inbox tables as of kit v1; call from a service's first migration."""
-    import sqlalchemy as sa
-    from alembic import op
-    from sqlalchemy.dialects import mysql
-
     timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
     op.create_table(
         "outbox",
@@ -62,7 +60,9 @@ def create_kit_tables_v1() -> None:
         sa.Column("routing_key", sa.String(128), nullable=False),
         sa.Column("correlation_id", sa.String(128), nullable=False),
         sa.Column("priority", sa.SmallInteger, nullable=True),
-        sa.Column("body", sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb"), nullable=False),
+        sa.Column(
+            "body", sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb"), nullable=False
+        ),
         sa.Column("created_at", timestamp, nullable=False),
         sa.Column("published_at", timestamp, nullable=True, index=True),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),

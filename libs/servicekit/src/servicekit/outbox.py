@@ -9,6 +9,7 @@ any two steps loses nothing and does nothing twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,9 +34,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import Envelope, Event
 from servicekit.db import Database, LongText, Timestamp, utc_naive_now
 from servicekit.logs import get_logger
-from servicekit.metrics import OUTBOX_PENDING, OUTBOX_PUBLISH_FAILURES, EVENTS_PUBLISHED
+from servicekit.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING, OUTBOX_PUBLISH_FAILURES
 
-__all__ = ["OutboxMessage", "OutboxRelay", "UnitOfWork", "inbox_table", "kit_metadata", "outbox_table"]
+__all__ = [
+    "OutboxMessage",
+    "OutboxRelay",
+    "UnitOfWork",
+    "inbox_table",
+    "kit_metadata",
+    "outbox_table",
+]
 
 log = get_logger(__name__)
 
@@ -102,7 +110,9 @@ class UnitOfWork:
             await self.session.rollback()
         await self.session.close()
 
-    def emit(self, payload: Event, *, correlation_id: str, priority: int | None = None) -> Envelope[Event]:
+    def emit(
+        self, payload: Event, *, correlation_id: str, priority: int | None = None
+    ) -> Envelope[Event]:
         """Queue an event; it is published only if this unit of work commits."""
         envelope = Envelope.wrap(payload, producer=self._producer, correlation_id=correlation_id)
         self._outbox_rows.append(
@@ -235,10 +245,8 @@ class OutboxRelay:
                 failures += 1
                 log.warning("outbox.relay_error", error=repr(exc), failures=failures)
             delay = min(self._poll_seconds * (2 ** min(failures, 6)), 30.0)
-            try:
+            with contextlib.suppress(TimeoutError):  # a timeout is just the next poll
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
 
     def stop(self) -> None:
         self._stopping = True

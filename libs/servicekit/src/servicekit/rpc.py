@@ -36,17 +36,29 @@ def serve_rpc(
         try:
             request = request_cls.model_validate_json(message.body)
         except ValidationError as exc:
-            fields = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors(include_input=False)]
-            return reply_cls(error=RpcError(code="invalid_request", message="invalid request", details={"errors": fields}))
+            fields = [
+                {"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors(include_input=False)
+            ]
+            return reply_cls(
+                error=RpcError(
+                    code="invalid_request", message="invalid request", details={"errors": fields}
+                )
+            )
         with bind_context(correlation_id=request.correlation_id):
             try:
                 result = await answer(request)
             except DomainError as exc:
                 log.info("rpc.refused", rpc=request_cls.QUEUE, code=exc.code)
-                return reply_cls(error=RpcError(code=exc.code, message=exc.message, details=exc.details))
+                return reply_cls(
+                    error=RpcError(code=exc.code, message=exc.message, details=exc.details)
+                )
             except Exception:
                 log.exception("rpc.failed", rpc=request_cls.QUEUE)
-                return reply_cls(error=RpcError(code="internal_error", message="the request could not be completed"))
+                return reply_cls(
+                    error=RpcError(
+                        code="internal_error", message="the request could not be completed"
+                    )
+                )
             log.info("rpc.answered", rpc=request_cls.QUEUE)
             return reply_cls(result=result)
 
@@ -80,7 +92,9 @@ class RpcClient:
                 content_type="application/json",
             )
         except TimeoutError as exc:
-            raise RpcUnavailable(f"no answer from {type(request).QUEUE} in {self._timeout} s") from exc
+            raise RpcUnavailable(
+                f"no answer from {type(request).QUEUE} in {self._timeout} s"
+            ) from exc
         reply = RpcReply[result_cls].model_validate_json(response.body)  # type: ignore[valid-type]
         if reply.error is not None:
             raise RpcFailed(reply.error)

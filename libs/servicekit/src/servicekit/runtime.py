@@ -15,10 +15,10 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from miniopy_async import Minio
 from faststream import FastStream
 from faststream.rabbit import RabbitBroker
 from faststream.specification import AsyncAPI
+from miniopy_async.api import Minio
 
 from servicekit.db import Database
 from servicekit.health import ReadinessCheck, add_operational_routes
@@ -46,7 +46,9 @@ class ServiceRuntime:
         )
         self.topology = Topology(settings.namespace)
         self.relay = OutboxRelay(
-            self.db, make_publisher(self.broker, self.topology), poll_seconds=settings.outbox_poll_seconds
+            self.db,
+            make_publisher(self.broker, self.topology),
+            poll_seconds=settings.outbox_poll_seconds,
         )
         self.consumers: EventConsumers = EventConsumers(  # type: ignore[type-arg]
             self.broker, self.topology, name, self.unit_of_work
@@ -80,7 +82,7 @@ class ServiceRuntime:
         return UnitOfWork(self.db, self.name, on_commit=self.relay.kick)
 
     async def _broker_ready(self) -> bool:
-        return await self.broker.ping(timeout=1.5)
+        return bool(await self.broker.ping(timeout=1.5))
 
     async def _prepare(self) -> None:
         await asyncio.to_thread(

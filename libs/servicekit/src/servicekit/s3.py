@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from miniopy_async import Minio
+from miniopy_async.api import Minio
 
 from servicekit.settings import S3Settings
 

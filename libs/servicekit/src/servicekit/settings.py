@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 __all__ = ["Environment", "S3Settings", "ServiceSettings"]
 
@@ -57,8 +59,6 @@ class ServiceSettings(BaseSettings):
 
     def secret_values(self) -> dict[str, str]:
         """Passwords inside URLs and keys, by setting name (for the default-secret check)."""
-        from sqlalchemy.engine import make_url
-
         values = {
             "db_url": make_url(self.db_url.get_secret_value()).password or "",
             "amqp_url": _amqp_password(self.amqp_url.get_secret_value()),
@@ -70,6 +70,4 @@ class ServiceSettings(BaseSettings):
 
 
 def _amqp_password(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(url).password or ""

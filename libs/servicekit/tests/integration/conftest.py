@@ -30,8 +30,11 @@ effects = Table(
 def _admin(url: str) -> pymysql.connections.Connection:  # type: ignore[type-arg]
     parts = urlsplit(url)
     return pymysql.connect(
-        host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
-        password=parts.password or "", autocommit=True,
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        autocommit=True,
     )
 
 
@@ -110,4 +113,6 @@ async def broker_proxy(amqp_url: str) -> AsyncIterator[TcpProxy]:
 
 def via_proxy(amqp_url: str, proxy: TcpProxy) -> str:
     parts = urlsplit(amqp_url)
-    return parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}").geturl()
+    return parts._replace(
+        netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}"
+    ).geturl()

@@ -12,7 +12,9 @@ __all__ = ["GatewaySettings"]
 
 
 class GatewaySettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", env_nested_delimiter="__", extra="ignore"
+    )
 
     http_port: int = 8000
     s3: S3Settings = S3Settings()

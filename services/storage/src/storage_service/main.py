@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from servicekit import ServiceRuntime
 from storage_service.entrypoints.events import register_consumers
 from storage_service.settings import StorageSettings
-from servicekit import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -29,7 +29,9 @@ class AccessClaims:
 
 
 class AccessTokenVerifier:
-    def __init__(self, public_key_pem: bytes, *, issuer: str, audience: str, leeway_seconds: int = 5):
+    def __init__(
+        self, public_key_pem: bytes, *, issuer: str, audience: str, leeway_seconds: int = 5
+    ):
         key = load_pem_public_key(public_key_pem)
         if isinstance(key, ed25519.Ed25519PublicKey):
             self._algorithm = "EdDSA"

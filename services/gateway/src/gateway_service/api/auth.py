@@ -58,7 +58,9 @@ async def login(body: LoginBody, rpc: Rpc, correlation_id: CorrelationId) -> Tok
 @router.get("/me", response_model=UserOut)
 async def me(user: CurrentUser, rpc: Rpc, correlation_id: CorrelationId) -> UserProfile:
     try:
-        return await rpc.call(GetUser(user_id=user.user_id, correlation_id=correlation_id), UserProfile)
+        return await rpc.call(
+            GetUser(user_id=user.user_id, correlation_id=correlation_id), UserProfile
+        )
     except RpcFailed as exc:
         if exc.error.code == "user_not_found":  # a valid token for a deleted account
             raise ApiError(401, "invalid_token", "this account no longer exists") from exc

@@ -8,7 +8,12 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from gateway_service.adapters.tokens import AccessClaims, AccessTokenVerifier, InvalidToken, TokenExpired
+from gateway_service.adapters.tokens import (
+    AccessClaims,
+    AccessTokenVerifier,
+    InvalidToken,
+    TokenExpired,
+)
 from gateway_service.api.errors import ApiError
 from servicekit.rpc import RpcClient
 

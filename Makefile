@@ -1,0 +1,58 @@
+# The whole platform without Docker: `make dev` runs it, `make test` proves it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := libs/contracts libs/servicekit deploy/local \
+	services/gateway services/auth services/storage services/aligner services/janitor
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
+STAMP := $(VENV)/.installed
+SOURCES := libs/contracts/src libs/servicekit/src deploy/local/src $(wildcard services/*/src)
+TESTS := libs/contracts/tests libs/servicekit/tests services/auth/tests services/gateway/tests tests
+
+.PHONY: help dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
+
+help:
+	@echo "make dev        run all five services, an S3 server and the setup, in the foreground"
+	@echo "make test       run every test (unit, integration, end-to-end) on real services"
+	@echo "make lint       ruff and mypy"
+	@echo "make contracts  regenerate the AsyncAPI document and JSON Schemas"
+
+venv: $(STAMP)
+
+$(STAMP): $(PYPROJECTS) constraints.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
+	touch $@
+
+dev: venv
+	$(BIN)/python -m devstack run
+
+test: venv
+	$(BIN)/pytest
+
+test-unit: venv
+	$(BIN)/pytest libs/contracts libs/servicekit/tests/unit services
+
+test-integration: venv
+	$(BIN)/pytest -m integration
+
+test-e2e: venv
+	$(BIN)/pytest tests/e2e
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(SOURCES)
+	$(BIN)/mypy $(TESTS)
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+contracts: venv
+	$(BIN)/python -m contracts.export
+
+clean-dev:
+	rm -rf .dev

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from gateway_service.adapters.tokens import AccessTokenVerifier, InvalidToken, TokenExpired
+
+KEY = ed25519.Ed25519PrivateKey.generate()
+PUBLIC_PEM = KEY.public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+)
+VERIFIER = AccessTokenVerifier(PUBLIC_PEM, issuer="alignment-auth", audience="alignment-api")
+
+
+def token(
+    key: object = KEY, algorithm: str = "EdDSA", drop: str | None = None, **claims: object
+) -> str:
+    now = int(time.time())
+    payload: dict[str, object] = {
+        "iss": "alignment-auth",
+        "aud": "alignment-api",
+        "sub": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + 300,
+        "jti": "j1",
+    } | claims
+    if drop:
+        payload.pop(drop)
+    return jwt.encode(payload, key, algorithm=algorithm)  # type: ignore[arg-type]
+
+
+def test_a_valid_token_names_its_user() -> None:
+    user_id = uuid.uuid4()
+    assert VERIFIER.verify(token(sub=str(user_id))).user_id == user_id
+
+
+def test_an_expired_token_is_told_apart() -> None:
+    with pytest.raises(TokenExpired):
+        VERIFIER.verify(token(exp=int(time.time()) - 60))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        token(key=ed25519.Ed25519PrivateKey.generate()),
+        token(aud="other-api"),
+        token(iss="other-issuer"),
+        token(sub="not-a-uuid"),
+        token(drop="exp"),
+        token(drop="sub"),
+        "not.a.token",
+    ],
+)
+def test_forged_or_foreign_tokens_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidToken):
+        VERIFIER.verify(bad)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _handmade(alg: str) -> tuple[str, str]:
+    now = int(time.time())
+    claims = {
+        "iss": "alignment-auth",
+        "aud": "alignment-api",
+        "sub": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + 60,
+    }
+    header = _b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    return header, _b64(json.dumps(claims).encode())
+
+
+def test_unsigned_token_is_refused() -> None:
+    header, claims = _handmade("none")
+    with pytest.raises(InvalidToken):
+        VERIFIER.verify(f"{header}.{claims}.")
+
+
+def test_hmac_signed_with_the_public_key_is_refused() -> None:
+    """Algorithm confusion: the public key is no shared secret."""
+    header, claims = _handmade("HS256")
+    signature = hmac.new(PUBLIC_PEM, f"{header}.{claims}".encode(), hashlib.sha256).digest()
+    with pytest.raises(InvalidToken):
+        VERIFIER.verify(f"{header}.{claims}.{_b64(signature)}")
