@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
 import pytest
+from aio_pika.abc import AbstractIncomingMessage
 from faststream.rabbit import RabbitBroker
 from sqlalchemy import func, insert, select
 
