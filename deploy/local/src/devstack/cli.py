@@ -1,5 +1,6 @@
 """``devstack run``: the whole platform in the foreground until Ctrl-C or SIGTERM.
-``devstack provision``: only schemas, users and the bucket (the S3 server must be up)."""
+``devstack provision``: only schemas, users and the bucket (the S3 server must be up).
+``devstack keys --keys-dir DIR``: auth's JWT key pair, made once (used by docker compose)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import argparse
 import signal
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
-from devstack.config import SERVICES, StackConfig
+from devstack.config import SERVICES, StackConfig, write_key_pair
 from devstack.stack import Stack, default_state_dir
 
 
@@ -53,8 +55,12 @@ def run(stack: Stack) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
-    parser.add_argument("command", choices=["run", "provision"])
+    parser.add_argument("command", choices=["run", "provision", "keys"])
+    parser.add_argument("--keys-dir", type=Path, default=Path("/keys"), help="for `keys`")
     args = parser.parse_args(argv)
+    if args.command == "keys":
+        write_key_pair(args.keys_dir / "jwt.pem", args.keys_dir / "jwt.pub.pem")
+        return 0
     stack = Stack(StackConfig.from_env(default_state_dir()))
     if args.command == "provision":
         stack.start_infrastructure()

@@ -76,21 +76,7 @@ class Secrets:
             path.write_text(json.dumps(stored, indent=2))
             path.chmod(0o600)
         private, public = state_dir / "jwt-ed25519.pem", state_dir / "jwt-ed25519.pub.pem"
-        if not private.exists():
-            key = ed25519.Ed25519PrivateKey.generate()
-            private.write_bytes(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-            )
-            private.chmod(0o600)
-            public.write_bytes(
-                key.public_key().public_bytes(
-                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-            )
+        write_key_pair(private, public)
         return cls(
             db_passwords=stored["db_passwords"],
             s3_access_key=stored["s3_access_key"],
@@ -98,6 +84,26 @@ class Secrets:
             jwt_private_key_file=private,
             jwt_public_key_file=public,
         )
+
+
+def write_key_pair(private: Path, public: Path) -> None:
+    """auth's Ed25519 signing key and its public half (for the gateway), made once."""
+    if private.exists():
+        return
+    key = ed25519.Ed25519PrivateKey.generate()
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    private.chmod(0o600)
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
 
 
 def mysql_host_port(admin_url: str) -> tuple[str, int]:
