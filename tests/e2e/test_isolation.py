@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import httpx
 import pymysql
 import pytest
 
@@ -18,6 +21,7 @@ def connect_as(stack: Stack, service: str) -> pymysql.connections.Connection:  #
         port=port,
         user=stack.config.schema(service),
         password=stack.secrets.db_passwords[service],
+        database=stack.config.schema(service),
     )
 
 
@@ -37,5 +41,35 @@ def test_a_service_reads_its_own_schema_but_no_other(stack: Stack, service: str)
             cursor.execute("SHOW DATABASES")
             visible = {row[0] for row in cursor.fetchall()}
             assert visible == {stack.config.schema(service), "information_schema"}
+    finally:
+        connection.close()
+
+
+def test_registration_publishes_user_registered_through_the_outbox(stack: Stack) -> None:
+    email = f"outbox-{time.time_ns()}@example.org"
+    response = httpx.post(
+        stack.url("gateway") + "/api/v1/auth/register",
+        json={"email": email, "password": "correct horse battery"},
+        timeout=15,
+    )
+    assert response.status_code == 201, response.text
+    user_id = response.json()["id"]
+    connection = connect_as(stack, "auth")
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT body, published_at FROM outbox WHERE routing_key = %s AND body LIKE %s",
+                    ("user.registered.v1", f"%{user_id}%"),
+                )
+                rows = cursor.fetchall()
+            connection.commit()  # a fresh snapshot on the next read
+            if rows and rows[0][1] is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert len(rows) == 1, "exactly one UserRegistered event"
+        assert rows[0][1] is not None, "the relay published it"
+        assert email not in rows[0][0], "events carry ids, not email addresses"
     finally:
         connection.close()
