@@ -65,7 +65,7 @@ def test_registration_publishes_user_registered_through_the_outbox(stack: Stack)
                 )
                 rows = cursor.fetchall()
             connection.commit()  # a fresh snapshot on the next read
-            if rows and rows[0][1] is not None or time.monotonic() > deadline:
+            if (rows and rows[0][1] is not None) or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
         assert len(rows) == 1, "exactly one UserRegistered event"
