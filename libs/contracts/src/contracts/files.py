@@ -16,7 +16,7 @@ __all__ = ["FileExpired", "FileRejection", "FilesRejected", "FilesStored", "Stor
 class StoredFile(BaseModel):
     """A validated pair in canonical form (16 kHz mono WAV + UTF-8 text)."""
 
-    corpus_file_id: UUID
+    corpus_file_id: UUID = Field(description="the file_id given at submission")
     index: int = Field(ge=0)
     stem: str
     audio_name: str
@@ -30,6 +30,7 @@ class StoredFile(BaseModel):
 
 
 class FileRejection(BaseModel):
+    corpus_file_id: UUID
     index: int = Field(ge=0)
     audio_name: str
     text_name: str

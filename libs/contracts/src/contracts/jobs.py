@@ -15,6 +15,7 @@ __all__ = ["JobCancelled", "JobSubmitted", "SubmittedPair"]
 class SubmittedPair(BaseModel):
     """One audio + transcript pair as uploaded, still under ``incoming/``."""
 
+    file_id: UUID = Field(description="the corpus file's id, chosen at submission")
     index: int = Field(ge=0, description="position of the pair in the request")
     stem: str
     audio_name: str

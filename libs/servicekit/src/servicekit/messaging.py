@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 from faststream import AckPolicy
-from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.schemas.queue import QueueType
 from pydantic import ValidationError
@@ -157,8 +157,11 @@ class EventConsumers(Generic[E]):
     queues: list[RabbitQueue] = field(default_factory=list)
 
     def on(
-        self, event_cls: type[E], *, priority: bool = False
+        self, event_cls: type[E], *, priority: bool = False, prefetch: int | None = None
     ) -> Callable[[EventHandler[E]], EventHandler[E]]:
+        """Register ``handler`` for ``event_cls``. ``prefetch=1`` for slow work, so that
+        other replicas take the next message; ``priority`` honours message priorities."""
+
         def register(handler: EventHandler[E]) -> EventHandler[E]:
             queue = self.topology.event_queue(self.service, event_cls, priority=priority)
             self.queues.append(queue)
@@ -170,6 +173,7 @@ class EventConsumers(Generic[E]):
             self.broker.subscriber(
                 queue,
                 self.topology.events_exchange,
+                channel=Channel(prefetch_count=prefetch) if prefetch else None,
                 ack_policy=AckPolicy.MANUAL,
                 title=f"{self.service}: {event_cls.routing_key()}",
                 description=handler.__doc__,

@@ -93,6 +93,7 @@ class UnitOfWork:
         self._producer = producer
         self._on_commit = on_commit
         self._outbox_rows: list[dict[str, object]] = []
+        self._after_commit: list[Callable[[], Awaitable[None]]] = []
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
@@ -141,6 +142,11 @@ class UnitOfWork:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run ``action`` once the commit succeeded (best effort: for clean-ups that may
+        safely be lost, such as deleting objects nothing refers to any more)."""
+        self._after_commit.append(action)
+
     async def commit(self) -> None:
         if self._outbox_rows:
             await self.session.execute(insert(outbox_table), self._outbox_rows)
@@ -148,6 +154,12 @@ class UnitOfWork:
         emitted, self._outbox_rows = bool(self._outbox_rows), []
         if emitted and self._on_commit:
             self._on_commit()
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            try:
+                await action()
+            except Exception as exc:  # the state is committed; a clean-up may fail alone
+                log.warning("after_commit.failed", error=repr(exc))
 
 
 class OutboxRelay:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from servicekit import ServiceRuntime
+from storage_service.adapters.audio import AudioConverter
+from storage_service.adapters.objects import Objects
 from storage_service.entrypoints.events import register_consumers
+from storage_service.service_layer.ingest import Ingest, IngestLimits
 from storage_service.settings import StorageSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -14,8 +18,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: StorageSettings | None = None) -> ServiceRuntime:
     settings = settings or StorageSettings()  # type: ignore[call-arg]
     runtime = ServiceRuntime("storage", settings, MIGRATIONS)
-    runtime.use_object_store(settings.s3)
-    register_consumers(runtime.consumers)
+    objects = Objects(runtime.use_object_store(settings.s3), settings.s3.bucket)
+    limits = IngestLimits(
+        retention=timedelta(days=settings.retention_days),
+        max_audio_seconds=settings.max_audio_seconds,
+        max_text_bytes=settings.max_text_bytes,
+    )
+    ingest = Ingest(objects, AudioConverter(settings.ffmpeg), limits)
+    register_consumers(runtime.consumers, ingest, objects)
     return runtime
 
 

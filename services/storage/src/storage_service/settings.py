@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit import S3Settings, ServiceSettings
@@ -12,3 +13,7 @@ class StorageSettings(ServiceSettings):
 
     http_port: int = 8002
     s3: S3Settings = S3Settings()
+    ffmpeg: str = "ffmpeg"
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    max_audio_seconds: float = Field(default=3 * 3600, gt=0)
+    max_text_bytes: int = Field(default=2_000_000, gt=0)

@@ -1,24 +1,25 @@
-"""Events storage consumes. The validation and conversion of uploads arrives with the
-job-flow issue; until then each event is consumed, recorded in the inbox and logged."""
+"""Events storage consumes: thin adapters onto the service layer."""
 
 from __future__ import annotations
 
 from contracts import Envelope, FileExpired, JobSubmitted, UserDeleted
-from servicekit import UnitOfWork, get_logger
+from servicekit import UnitOfWork
 from servicekit.messaging import EventConsumers
+from storage_service.adapters.objects import Objects
+from storage_service.service_layer.ingest import Ingest
+from storage_service.service_layer.lifecycle import forget_user, mark_expired
 
-log = get_logger(__name__)
 
-
-def register_consumers(consumers: EventConsumers) -> None:  # type: ignore[type-arg]
-    @consumers.on(JobSubmitted)
+def register_consumers(consumers: EventConsumers, ingest: Ingest, objects: Objects) -> None:  # type: ignore[type-arg]
+    @consumers.on(JobSubmitted, prefetch=2)
     async def job_submitted(envelope: Envelope[JobSubmitted], uow: UnitOfWork) -> None:
-        log.info("job.received", pairs=len(envelope.payload.pairs))
+        """Validate, convert and store every pair of a submitted job."""
+        await ingest.handle(envelope.payload, uow, envelope.correlation_id)
 
     @consumers.on(FileExpired)
     async def file_expired(envelope: Envelope[FileExpired], uow: UnitOfWork) -> None:
-        log.info("file_expired.received", objects=len(envelope.payload.object_keys))
+        await mark_expired(envelope.payload, uow)
 
     @consumers.on(UserDeleted)
     async def user_deleted(envelope: Envelope[UserDeleted], uow: UnitOfWork) -> None:
-        log.info("user_deleted.received")
+        await forget_user(envelope.payload.user_id, uow, objects)

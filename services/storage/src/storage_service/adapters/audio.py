@@ -1,0 +1,49 @@
+"""Decoding and conversion with ffmpeg, to 16 kHz mono 16-bit PCM WAV."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from pathlib import Path
+
+from storage_service.domain.checks import PairRejected
+
+__all__ = ["CANONICAL_RATE", "AudioConverter"]
+
+CANONICAL_RATE = 16_000
+# Only real audio containers: no playlists or concat lists that could read other files.
+DEMUXERS = "wav,w64,flac,mp3,ogg,mov,m4a,mp4,matroska,webm,aac,aiff,caf,opus"
+MAX_STDERR = 2000
+
+
+class AudioConverter:
+    def __init__(self, ffmpeg: str = "ffmpeg", timeout_seconds: float = 1800) -> None:
+        self._ffmpeg = ffmpeg
+        self._timeout = timeout_seconds
+
+    async def to_canonical_wav(self, source: Path, target: Path, label: str) -> float:
+        """Convert; returns the duration in seconds. Raises PairRejected if undecodable."""
+        command = [
+            self._ffmpeg, "-nostdin", "-hide_banner", "-v", "error",
+            "-protocol_whitelist", "file", "-format_whitelist", DEMUXERS,
+            "-i", str(source),
+            "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(CANONICAL_RATE),
+            "-c:a", "pcm_s16le", "-map_metadata", "-1", "-fflags", "+bitexact",
+            "-f", "wav", "-y", str(target),
+        ]  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            _, stderr = await asyncio.wait_for(process.communicate(), self._timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise PairRejected("audio_timeout", f"{label} took too long to decode") from None
+        if process.returncode != 0 or not target.exists():
+            raise PairRejected("audio_undecodable", f"{label} could not be decoded as audio")
+        with wave.open(str(target), "rb") as wav:
+            frames = wav.getnframes()
+        if frames == 0:
+            raise PairRejected("audio_empty", f"{label} holds no audio samples")
+        return frames / CANONICAL_RATE

@@ -1,0 +1,1 @@
+"""Plain-Python rules for what a corpus pair must be."""

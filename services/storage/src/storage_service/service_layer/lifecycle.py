@@ -1,0 +1,49 @@
+"""What happens to stored files after ingest: expiry and account deletion."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import delete, select, update
+
+from contracts import FileExpired
+from servicekit import UnitOfWork, utc_naive_now
+from storage_service.adapters.objects import Objects
+from storage_service.adapters.tables import corpus_files, file_storage_metadata
+
+__all__ = ["forget_user", "mark_expired"]
+
+
+async def mark_expired(event: FileExpired, uow: UnitOfWork) -> None:
+    """The janitor deleted the objects: the files are gone, their facts stay for audits."""
+    if event.corpus_file_id is None:
+        return
+    now = utc_naive_now()
+    await uow.session.execute(
+        update(corpus_files)
+        .where(corpus_files.c.id == event.corpus_file_id, corpus_files.c.status != "GONE")
+        .values(status="GONE", gone_at=now)
+    )
+    await uow.session.execute(
+        update(file_storage_metadata)
+        .where(
+            file_storage_metadata.c.corpus_file_id == event.corpus_file_id,
+            file_storage_metadata.c.deleted_at.is_(None),
+        )
+        .values(deleted_at=now)
+    )
+
+
+async def forget_user(user_id: UUID, uow: UnitOfWork, objects: Objects) -> None:
+    """Account deletion: every row and every object of the user."""
+    ids = select(corpus_files.c.id).where(corpus_files.c.user_id == user_id)
+    await uow.session.execute(
+        delete(file_storage_metadata).where(file_storage_metadata.c.corpus_file_id.in_(ids))
+    )
+    await uow.session.execute(delete(corpus_files).where(corpus_files.c.user_id == user_id))
+
+    async def delete_objects() -> None:
+        await objects.delete_prefix(f"{user_id}/")
+        await objects.delete_prefix(f"incoming/{user_id}/")
+
+    uow.after_commit(delete_objects)
