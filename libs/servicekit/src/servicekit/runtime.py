@@ -18,13 +18,13 @@ from fastapi import FastAPI
 from faststream import FastStream
 from faststream.rabbit import RabbitBroker
 from faststream.specification import AsyncAPI
-from miniopy_async.api import Minio
 
 from servicekit.db import Database
 from servicekit.health import ReadinessCheck, add_operational_routes
 from servicekit.logs import configure_logging, get_logger
 from servicekit.messaging import EventConsumers, Topology, make_publisher
 from servicekit.migrations import upgrade_to_head
+from servicekit.objects import Objects
 from servicekit.outbox import OutboxRelay, UnitOfWork
 from servicekit.s3 import make_object_store
 from servicekit.settings import S3Settings, ServiceSettings
@@ -65,18 +65,20 @@ class ServiceRuntime:
             specification=AsyncAPI(self.broker, title=f"{name} service"),
         )
         self._relay_task: asyncio.Task[None] | None = None
+        # Hooks: before consuming starts (warm caches), after it started, before it stops.
+        self.on_starting: list[Callable[[], Awaitable[None]]] = []
         self.on_started: list[Callable[[], Awaitable[None]]] = []
         self.on_stopping: list[Callable[[], Awaitable[None]]] = []
 
-    def use_object_store(self, s3: S3Settings) -> Minio:
-        """An S3 client whose bucket is part of this service's readiness."""
-        store = make_object_store(s3)
+    def use_object_store(self, s3: S3Settings) -> Objects:
+        """The service's bucket, which becomes part of its readiness."""
+        client = make_object_store(s3)
 
         async def bucket_reachable() -> bool:
-            return await store.bucket_exists(s3.bucket)
+            return bool(await client.bucket_exists(s3.bucket))
 
         self.readiness["object_store"] = bucket_reachable
-        return store
+        return Objects(client, s3.bucket)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.db, self.name, on_commit=self.relay.kick)
@@ -92,6 +94,8 @@ class ServiceRuntime:
         await self.topology.declare_common(self.broker)
         for queue in self.consumers.queues:
             await self.topology.declare_consumer_queue(self.broker, queue)
+        for hook in self.on_starting:
+            await hook()
 
     async def _start_relay(self) -> None:
         self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")

@@ -1,10 +1,15 @@
-"""Wires the aligner service."""
+"""Wires the aligner: engines loaded once per process, then the job consumer."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
+from aligner_service.engines.registry import EngineRegistry
 from aligner_service.entrypoints.events import register_consumers
+from aligner_service.service_layer.align_file import FileAligner
+from aligner_service.service_layer.align_job import AlignJobs
 from aligner_service.settings import AlignerSettings
 from servicekit import ServiceRuntime
 
@@ -14,8 +19,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     settings = settings or AlignerSettings()  # type: ignore[call-arg]
     runtime = ServiceRuntime("aligner", settings, MIGRATIONS)
-    runtime.use_object_store(settings.s3)
-    register_consumers(runtime.consumers)
+    objects = runtime.use_object_store(settings.s3)
+    engines = EngineRegistry({"pocketsphinx": PocketSphinxEngine}, settings.default_engine)
+
+    async def warm_up() -> None:
+        await asyncio.to_thread(engines.warm_up)
+
+    runtime.on_starting.append(warm_up)
+    jobs = AlignJobs(engines, FileAligner(objects), runtime.unit_of_work, settings.max_attempts)
+    register_consumers(runtime.consumers, jobs)
     return runtime
 
 

@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit import S3Settings, ServiceSettings
@@ -12,3 +13,6 @@ class AlignerSettings(ServiceSettings):
 
     http_port: int = 8003
     s3: S3Settings = S3Settings()
+    default_engine: str = "pocketsphinx"
+    # A job is attempted at most this often (a crash mid-job counts): one retry, then FAILED.
+    max_attempts: int = Field(default=2, ge=1, le=5)

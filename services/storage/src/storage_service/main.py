@@ -7,7 +7,6 @@ from pathlib import Path
 
 from servicekit import ServiceRuntime
 from storage_service.adapters.audio import AudioConverter
-from storage_service.adapters.objects import Objects
 from storage_service.entrypoints.events import register_consumers
 from storage_service.service_layer.ingest import Ingest, IngestLimits
 from storage_service.settings import StorageSettings
@@ -18,7 +17,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: StorageSettings | None = None) -> ServiceRuntime:
     settings = settings or StorageSettings()  # type: ignore[call-arg]
     runtime = ServiceRuntime("storage", settings, MIGRATIONS)
-    objects = Objects(runtime.use_object_store(settings.s3), settings.s3.bucket)
+    objects = runtime.use_object_store(settings.s3)
     limits = IngestLimits(
         retention=timedelta(days=settings.retention_days),
         max_audio_seconds=settings.max_audio_seconds,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contracts import Envelope, FileExpired, JobSubmitted, UserDeleted
 from servicekit import UnitOfWork
 from servicekit.messaging import EventConsumers
-from storage_service.adapters.objects import Objects
+from servicekit.objects import Objects
 from storage_service.service_layer.ingest import Ingest
 from storage_service.service_layer.lifecycle import forget_user, mark_expired
 

@@ -14,7 +14,7 @@ from contracts import FileRejection, FilesRejected, FilesStored, JobSubmitted, S
 from contracts.jobs import SubmittedPair
 from servicekit import UnitOfWork, get_logger, utc_naive_now
 from storage_service.adapters.audio import AudioConverter
-from storage_service.adapters.objects import ObjectMissing, Objects
+from servicekit.objects import ObjectMissing, Objects
 from storage_service.adapters.tables import corpus_files, file_storage_metadata
 from storage_service.domain.checks import PairRejected, check_audio_header, check_transcript
 from storage_service.domain.keys import audio_key, text_key

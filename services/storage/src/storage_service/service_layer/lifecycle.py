@@ -8,7 +8,7 @@ from sqlalchemy import delete, select, update
 
 from contracts import FileExpired
 from servicekit import UnitOfWork, utc_naive_now
-from storage_service.adapters.objects import Objects
+from servicekit.objects import Objects
 from storage_service.adapters.tables import corpus_files, file_storage_metadata
 
 __all__ = ["forget_user", "mark_expired"]

@@ -1,0 +1,48 @@
+"""The alignment result of one corpus file: what the aligner writes and clients download
+as JSON (times in seconds). Every other format is rendered from this model."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+__all__ = ["AlignedPhone", "AlignedWord", "AlignmentQuality", "AlignmentResult"]
+
+
+class AlignedWord(BaseModel):
+    word: str = Field(description="as written in the transcript")
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    score: float | None = Field(default=None, description="engine confidence, 0-1, if any")
+
+
+class AlignedPhone(BaseModel):
+    phone: str
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    word_index: int | None = Field(default=None, description="index into words")
+
+
+class AlignmentQuality(BaseModel):
+    words_total: int = Field(ge=0)
+    words_aligned: int = Field(ge=0)
+    aligned_share: float = Field(ge=0, le=1)
+    suspicious_words: list[int] = Field(
+        default_factory=list, description="indices of words with implausible durations"
+    )
+    low_quality: bool = False
+    notes: list[str] = Field(default_factory=list)
+
+
+class AlignmentResult(BaseModel):
+    file_id: UUID
+    audio_name: str
+    text_name: str
+    duration: float = Field(ge=0)
+    engine: str
+    language: str
+    words: list[AlignedWord]
+    phones: list[AlignedPhone]
+    oov: list[str] = Field(default_factory=list, description="words without a pronunciation")
+    quality: AlignmentQuality

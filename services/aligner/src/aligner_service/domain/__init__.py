@@ -1,0 +1,1 @@
+"""Plain-Python alignment rules: transcripts, results and their quality."""

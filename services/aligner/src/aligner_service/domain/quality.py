@@ -1,0 +1,37 @@
+"""A per-file summary that keeps bad alignments from passing as good ones."""
+
+from __future__ import annotations
+
+from contracts.results import AlignedWord, AlignmentQuality
+
+__all__ = ["assess"]
+
+MAX_WORD_SECONDS = 3.0
+MIN_WORD_SECONDS = 0.02
+MIN_ALIGNED_SHARE = 0.9
+
+
+def assess(words: list[AlignedWord], words_total: int) -> AlignmentQuality:
+    suspicious = [
+        i
+        for i, w in enumerate(words)
+        if not MIN_WORD_SECONDS <= w.end - w.start <= MAX_WORD_SECONDS
+    ]
+    share = len(words) / words_total if words_total else 0.0
+    notes = []
+    if share < MIN_ALIGNED_SHARE:
+        notes.append(f"only {len(words)} of {words_total} words could be aligned")
+    if suspicious:
+        notes.append(
+            f"{len(suspicious)} words last under {MIN_WORD_SECONDS * 1000:.0f} ms "
+            f"or over {MAX_WORD_SECONDS:.0f} s"
+        )
+    low = share < MIN_ALIGNED_SHARE or len(suspicious) > max(1, len(words) // 10)
+    return AlignmentQuality(
+        words_total=words_total,
+        words_aligned=len(words),
+        aligned_share=round(share, 4),
+        suspicious_words=suspicious,
+        low_quality=low,
+        notes=notes,
+    )

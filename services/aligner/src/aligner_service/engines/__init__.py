@@ -1,0 +1,1 @@
+"""Alignment engines behind one interface, chosen per job or per language."""

@@ -1,0 +1,35 @@
+"""Which engines this worker has, loaded once and kept warm."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aligner_service.engines.base import Engine, EngineUnavailable
+
+__all__ = ["EngineRegistry"]
+
+
+class EngineRegistry:
+    def __init__(self, factories: dict[str, Callable[[], Engine]], default_engine: str) -> None:
+        self._factories = factories
+        self._engines: dict[str, Engine] = {}
+        self._default = default_engine
+
+    def warm_up(self) -> None:
+        self.get(self._default, None)
+
+    def get(self, name: str | None, language: str | None) -> Engine:
+        name = name or self._default
+        if name not in self._factories:
+            raise EngineUnavailable(
+                f"no engine named '{name}' (available: {', '.join(sorted(self._factories))})"
+            )
+        if name not in self._engines:
+            self._engines[name] = self._factories[name]()
+        engine = self._engines[name]
+        if language is not None and language not in engine.languages:
+            raise EngineUnavailable(
+                f"the {name} engine does not align language '{language}' "
+                f"(it aligns: {', '.join(engine.languages)})"
+            )
+        return engine

@@ -1,0 +1,165 @@
+"""One job: attempts bookkeeping, every file aligned (a failing file fails alone),
+progress as it goes, and one AlignmentDone committed with the run's outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import insert, select, update
+
+from aligner_service.adapters.tables import alignment_runs
+from aligner_service.engines.base import Engine, EngineFailed, EngineUnavailable
+from aligner_service.engines.registry import EngineRegistry
+from aligner_service.service_layer.align_file import FileAligner
+from contracts import (
+    AlignmentDone,
+    AlignmentOutcome,
+    AlignmentProgress,
+    AlignmentStarted,
+    Envelope,
+    FileOutcome,
+    FilesStored,
+)
+from contracts.files import StoredFile
+from servicekit import UnitOfWork, get_logger, utc_naive_now
+
+__all__ = ["AlignJobs"]
+
+log = get_logger(__name__)
+
+
+class AlignJobs:
+    def __init__(
+        self,
+        engines: EngineRegistry,
+        aligner: FileAligner,
+        unit_of_work: Callable[[], UnitOfWork],
+        max_attempts: int,
+    ) -> None:
+        self._engines = engines
+        self._aligner = aligner
+        self._uow = unit_of_work
+        self._max_attempts = max_attempts
+
+    async def handle(self, envelope: Envelope[FilesStored], uow: UnitOfWork) -> None:
+        job = envelope.payload
+        engine_name = job.engine or "default"
+        attempt = await self._begin_attempt(job, engine_name)
+        if attempt > self._max_attempts:
+            reason = f"alignment failed {attempt - 1} times; giving up"
+            outcomes = [_failed(f, reason) for f in job.files]
+        else:
+            try:
+                engine = self._engines.get(job.engine, job.language)
+            except EngineUnavailable as exc:
+                outcomes = [_failed(f, str(exc)) for f in job.files]
+            else:
+                engine_name = engine.name
+                await self._publish(
+                    AlignmentStarted(
+                        job_id=job.job_id, user_id=job.user_id, engine=engine.name,
+                        attempt=attempt, file_count=len(job.files),
+                    ),
+                    envelope.correlation_id,
+                )  # fmt: skip
+                outcomes = []
+                for done, file in enumerate(job.files, start=1):
+                    outcomes.append(await self._align_one(engine, job, file))
+                    await self._publish(
+                        AlignmentProgress(
+                            job_id=job.job_id, user_id=job.user_id,
+                            corpus_file_id=file.corpus_file_id,
+                            file_status=outcomes[-1].status.value, files_done=done,
+                            files_total=len(job.files), percent=done * 100 // len(job.files),
+                        ),
+                        envelope.correlation_id,
+                    )  # fmt: skip
+        await self._finish(job, engine_name, outcomes, uow, envelope.correlation_id)
+
+    async def _align_one(self, engine: Engine, job: FilesStored, file: StoredFile) -> FileOutcome:
+        for attempt in (1, 2):  # an unexpected error is retried once; an engine refusal is not
+            try:
+                result, keys = await self._aligner.align(
+                    engine, job.user_id, job.job_id, job.language, file
+                )
+            except EngineFailed as exc:
+                log.info("file.alignment_failed", file_id=str(file.corpus_file_id), reason=str(exc))
+                return _failed(file, str(exc))
+            except Exception:
+                log.exception("file.alignment_error", file_id=str(file.corpus_file_id), attempt=attempt)
+                continue
+            return FileOutcome(
+                corpus_file_id=file.corpus_file_id,
+                status=AlignmentOutcome.COMPLETED,
+                result_keys=keys,
+                word_count=len(result.words),
+                oov_count=len(result.oov),
+                low_quality=result.quality.low_quality,
+            )
+        return _failed(file, "an internal error stopped the alignment of this file twice")
+
+    async def _begin_attempt(self, job: FilesStored, engine: str) -> int:
+        """Counted in its own committed transaction, so that a crash mid-job counts too."""
+        async with self._uow() as uow:
+            row = (
+                await uow.session.execute(
+                    select(alignment_runs.c.attempts)
+                    .where(alignment_runs.c.job_id == job.job_id)
+                    .with_for_update()
+                )
+            ).first()
+            attempt = 1 if row is None else row.attempts + 1
+            if row is None:
+                await uow.session.execute(
+                    insert(alignment_runs).values(
+                        job_id=job.job_id, user_id=job.user_id, engine=engine, attempts=1,
+                        status="RUNNING", files_total=len(job.files), started_at=utc_naive_now(),
+                    )
+                )  # fmt: skip
+            else:
+                await uow.session.execute(
+                    update(alignment_runs)
+                    .where(alignment_runs.c.job_id == job.job_id)
+                    .values(attempts=attempt, status="RUNNING")
+                )
+            await uow.commit()
+        return attempt
+
+    async def _publish(self, event: AlignmentStarted | AlignmentProgress, correlation_id: str) -> None:
+        async with self._uow() as uow:
+            uow.emit(event, correlation_id=correlation_id)
+            await uow.commit()
+
+    async def _finish(
+        self,
+        job: FilesStored,
+        engine: str,
+        outcomes: list[FileOutcome],
+        uow: UnitOfWork,
+        correlation_id: str,
+    ) -> None:
+        aligned = sum(o.status is AlignmentOutcome.COMPLETED for o in outcomes)
+        status = AlignmentOutcome.COMPLETED if aligned else AlignmentOutcome.FAILED
+        error = None if aligned else "no file could be aligned"
+        await uow.session.execute(
+            update(alignment_runs)
+            .where(alignment_runs.c.job_id == job.job_id)
+            .values(
+                status=status.value, files_aligned=aligned, engine=engine,
+                finished_at=utc_naive_now(), error=error,
+            )
+        )  # fmt: skip
+        uow.emit(
+            AlignmentDone(
+                job_id=job.job_id, user_id=job.user_id, status=status, engine=engine,
+                files=outcomes, error=error,
+            ),
+            correlation_id=correlation_id,
+        )  # fmt: skip
+        log.info("job.aligned", status=status.value, files_aligned=aligned, files=len(outcomes))
+
+
+def _failed(file: StoredFile, reason: str) -> FileOutcome:
+    return FileOutcome(
+        corpus_file_id=file.corpus_file_id, status=AlignmentOutcome.FAILED, error=reason
+    )
