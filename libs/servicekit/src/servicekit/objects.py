@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Protocol
 
 from miniopy_async.api import Minio
 from miniopy_async.deleteobjects import DeleteObject
@@ -14,6 +15,27 @@ __all__ = ["ObjectMissing", "Objects"]
 
 class ObjectMissing(Exception):
     pass
+
+
+class AsyncReader(Protocol):
+    async def read(self, size: int) -> bytes: ...
+
+
+class _Prepend:
+    """``head`` first, then the rest of ``stream``; counts what was read."""
+
+    def __init__(self, head: bytes, stream: AsyncReader) -> None:
+        self._head = head
+        self._stream = stream
+        self.total = 0
+
+    async def read(self, size: int) -> bytes:
+        if self._head:
+            data, self._head = self._head[:size], self._head[size:]
+        else:
+            data = await self._stream.read(size)
+        self.total += len(data)
+        return data
 
 
 class Objects:
@@ -44,6 +66,25 @@ class Objects:
         await self._client.put_object(
             self._bucket, key, io.BytesIO(data), len(data), content_type=content_type
         )
+
+    async def put_stream(
+        self, key: str, stream: AsyncReader, content_type: str, part_size: int = 8 << 20
+    ) -> int:
+        """Upload from ``stream`` holding at most one part in memory; returns the size."""
+        head = await stream.read(part_size)
+        if len(head) < part_size:  # small (or empty): one plain PUT
+            await self.put_bytes(key, head, content_type)
+            return len(head)
+        counted = _Prepend(head, stream)
+        await self._client.put_object(
+            self._bucket,
+            key,
+            counted,  # type: ignore[arg-type]
+            -1,
+            content_type=content_type,
+            part_size=part_size,
+        )
+        return counted.total
 
     async def get_bytes(self, key: str, offset: int = 0, length: int = 0) -> bytes:
         """The object (or ``length`` bytes from ``offset``; 0 means to the end)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
+from aligner_service.engines.base import Engine
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.registry import EngineRegistry
 from aligner_service.entrypoints.events import register_consumers
@@ -20,7 +22,8 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     settings = settings or AlignerSettings()  # type: ignore[call-arg]
     runtime = ServiceRuntime("aligner", settings, MIGRATIONS)
     objects = runtime.use_object_store(settings.s3)
-    engines = EngineRegistry({"pocketsphinx": PocketSphinxEngine}, settings.default_engine)
+    factories: dict[str, Callable[[], Engine]] = {"pocketsphinx": PocketSphinxEngine}
+    engines = EngineRegistry(factories, settings.default_engine)
 
     async def warm_up() -> None:
         await asyncio.to_thread(engines.warm_up)

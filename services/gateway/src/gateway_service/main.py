@@ -7,8 +7,10 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gateway_service.adapters.tokens import AccessTokenVerifier
-from gateway_service.api import auth
+from gateway_service.adapters.upload import UploadLimits
+from gateway_service.api import alignment, auth
 from gateway_service.api.errors import install_error_handlers
+from gateway_service.entrypoints.events import register_consumers
 from gateway_service.settings import GatewaySettings
 from servicekit import ServiceRuntime
 from servicekit.rpc import RpcClient
@@ -20,7 +22,8 @@ API_PREFIX = "/api/v1"
 def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or GatewaySettings()  # type: ignore[call-arg]
     runtime = ServiceRuntime("gateway", settings, MIGRATIONS)
-    store = runtime.use_object_store(settings.s3)
+    objects = runtime.use_object_store(settings.s3)
+    register_consumers(runtime.consumers)
     app = FastAPI(
         title="Forced-alignment platform API",
         version="1.0.0",
@@ -30,9 +33,16 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     app.state.token_verifier = AccessTokenVerifier(
         settings.public_key_pem(), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
-    app.state.object_store = store
+    app.state.objects = objects
+    app.state.unit_of_work = runtime.unit_of_work
+    app.state.upload_limits = UploadLimits(
+        max_file_bytes=settings.max_file_bytes,
+        max_request_bytes=settings.max_request_bytes,
+        max_files_per_field=settings.max_files_per_job,
+    )
     install_error_handlers(app)
     app.include_router(auth.router, prefix=API_PREFIX)
+    app.include_router(alignment.router, prefix=API_PREFIX)
     return runtime, app
 
 

@@ -12,14 +12,16 @@ from contracts.results import AlignmentResult
 __all__ = ["to_textgrid"]
 
 
-def _intervals(items: list[tuple[float, float, str]], duration: float) -> list[tuple[float, float, str]]:
+def _intervals(
+    items: list[tuple[float, float, str]], duration: float
+) -> list[tuple[float, float, str]]:
     """Clamped to the file and made non-overlapping, as Praat requires."""
     cleaned: list[tuple[float, float, str]] = []
     for start, end, label in sorted(items):
-        start = max(start, cleaned[-1][1] if cleaned else 0.0)
-        end = min(end, duration)
-        if end > start:
-            cleaned.append((round(start, 4), round(end, 4), label))
+        first = max(start, cleaned[-1][1] if cleaned else 0.0)
+        last = min(end, duration)
+        if last > first:
+            cleaned.append((round(first, 4), round(last, 4), label))
     return cleaned
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 __all__ = ["Token", "tokenize"]
 
 # Letters and digits, with apostrophes or hyphens inside a word ("don't", "well-known").
-WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+RIGHT_QUOTE = "\u2019"  # typographic apostrophe, as in "don\u2019t"
+WORD = re.compile(r"[^\W_]+(?:['\u2019\-][^\W_]+)*")
 
 
 @dataclass(frozen=True)
@@ -20,4 +21,6 @@ class Token:
 
 def tokenize(transcript: str) -> list[Token]:
     text = unicodedata.normalize("NFC", transcript)
-    return [Token(m.group(0), m.group(0).lower().replace("’", "'")) for m in WORD.finditer(text)]
+    return [
+        Token(m.group(0), m.group(0).lower().replace(RIGHT_QUOTE, "'")) for m in WORD.finditer(text)
+    ]

@@ -3,7 +3,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["Engine", "EngineFailed", "EngineOutput", "EngineUnavailable", "PhoneTiming", "WordTiming"]
+__all__ = [
+    "Engine",
+    "EngineFailed",
+    "EngineOutput",
+    "EngineUnavailable",
+    "PhoneTiming",
+    "WordTiming",
+]
 
 
 class EngineUnavailable(Exception):

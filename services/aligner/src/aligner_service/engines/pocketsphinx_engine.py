@@ -20,7 +20,7 @@ VARIANT = re.compile(r"\(\d+\)$")
 
 class PocketSphinxEngine:
     name = "pocketsphinx"
-    languages = ("en",)
+    languages: tuple[str, ...] = ("en",)
     outputs_phones = True
 
     def __init__(self) -> None:
@@ -81,8 +81,6 @@ class PocketSphinxEngine:
                 continue
             start = entry.start / FRAMES_PER_SECOND
             end = (entry.start + entry.duration) / FRAMES_PER_SECOND
-            index = next(
-                (i for i, w in enumerate(words) if w.start <= start < w.end), None
-            )
+            index = next((i for i, w in enumerate(words) if w.start <= start < w.end), None)
             phones.append(PhoneTiming(entry.name, start, end, index))
         return phones

@@ -59,7 +59,10 @@ class FileAligner:
             words=words,
             phones=[
                 AlignedPhone(
-                    phone=p.phone, start=round(p.start, 3), end=round(p.end, 3), word_index=p.word_index
+                    phone=p.phone,
+                    start=round(p.start, 3),
+                    end=round(p.end, 3),
+                    word_index=p.word_index,
                 )
                 for p in output.phones
             ],

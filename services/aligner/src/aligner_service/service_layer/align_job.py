@@ -57,23 +57,29 @@ class AlignJobs:
                 engine_name = engine.name
                 await self._publish(
                     AlignmentStarted(
-                        job_id=job.job_id, user_id=job.user_id, engine=engine.name,
-                        attempt=attempt, file_count=len(job.files),
+                        job_id=job.job_id,
+                        user_id=job.user_id,
+                        engine=engine.name,
+                        attempt=attempt,
+                        file_count=len(job.files),
                     ),
                     envelope.correlation_id,
-                )  # fmt: skip
+                )
                 outcomes = []
                 for done, file in enumerate(job.files, start=1):
                     outcomes.append(await self._align_one(engine, job, file))
                     await self._publish(
                         AlignmentProgress(
-                            job_id=job.job_id, user_id=job.user_id,
+                            job_id=job.job_id,
+                            user_id=job.user_id,
                             corpus_file_id=file.corpus_file_id,
-                            file_status=outcomes[-1].status.value, files_done=done,
-                            files_total=len(job.files), percent=done * 100 // len(job.files),
+                            file_status=outcomes[-1].status.value,
+                            files_done=done,
+                            files_total=len(job.files),
+                            percent=done * 100 // len(job.files),
                         ),
                         envelope.correlation_id,
-                    )  # fmt: skip
+                    )
         await self._finish(job, engine_name, outcomes, uow, envelope.correlation_id)
 
     async def _align_one(self, engine: Engine, job: FilesStored, file: StoredFile) -> FileOutcome:
@@ -86,7 +92,9 @@ class AlignJobs:
                 log.info("file.alignment_failed", file_id=str(file.corpus_file_id), reason=str(exc))
                 return _failed(file, str(exc))
             except Exception:
-                log.exception("file.alignment_error", file_id=str(file.corpus_file_id), attempt=attempt)
+                log.exception(
+                    "file.alignment_error", file_id=str(file.corpus_file_id), attempt=attempt
+                )
                 continue
             return FileOutcome(
                 corpus_file_id=file.corpus_file_id,
@@ -112,10 +120,15 @@ class AlignJobs:
             if row is None:
                 await uow.session.execute(
                     insert(alignment_runs).values(
-                        job_id=job.job_id, user_id=job.user_id, engine=engine, attempts=1,
-                        status="RUNNING", files_total=len(job.files), started_at=utc_naive_now(),
+                        job_id=job.job_id,
+                        user_id=job.user_id,
+                        engine=engine,
+                        attempts=1,
+                        status="RUNNING",
+                        files_total=len(job.files),
+                        started_at=utc_naive_now(),
                     )
-                )  # fmt: skip
+                )
             else:
                 await uow.session.execute(
                     update(alignment_runs)
@@ -125,7 +138,9 @@ class AlignJobs:
             await uow.commit()
         return attempt
 
-    async def _publish(self, event: AlignmentStarted | AlignmentProgress, correlation_id: str) -> None:
+    async def _publish(
+        self, event: AlignmentStarted | AlignmentProgress, correlation_id: str
+    ) -> None:
         async with self._uow() as uow:
             uow.emit(event, correlation_id=correlation_id)
             await uow.commit()
@@ -145,17 +160,24 @@ class AlignJobs:
             update(alignment_runs)
             .where(alignment_runs.c.job_id == job.job_id)
             .values(
-                status=status.value, files_aligned=aligned, engine=engine,
-                finished_at=utc_naive_now(), error=error,
+                status=status.value,
+                files_aligned=aligned,
+                engine=engine,
+                finished_at=utc_naive_now(),
+                error=error,
             )
-        )  # fmt: skip
+        )
         uow.emit(
             AlignmentDone(
-                job_id=job.job_id, user_id=job.user_id, status=status, engine=engine,
-                files=outcomes, error=error,
+                job_id=job.job_id,
+                user_id=job.user_id,
+                status=status,
+                engine=engine,
+                files=outcomes,
+                error=error,
             ),
             correlation_id=correlation_id,
-        )  # fmt: skip
+        )
         log.info("job.aligned", status=status.value, files_aligned=aligned, files=len(outcomes))
 
 

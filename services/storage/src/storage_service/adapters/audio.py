@@ -24,26 +24,52 @@ class AudioConverter:
     async def to_canonical_wav(self, source: Path, target: Path, label: str) -> float:
         """Convert; returns the duration in seconds. Raises PairRejected if undecodable."""
         command = [
-            self._ffmpeg, "-nostdin", "-hide_banner", "-v", "error",
-            "-protocol_whitelist", "file", "-format_whitelist", DEMUXERS,
-            "-i", str(source),
-            "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(CANONICAL_RATE),
-            "-c:a", "pcm_s16le", "-map_metadata", "-1", "-fflags", "+bitexact",
-            "-f", "wav", "-y", str(target),
-        ]  # fmt: skip
+            self._ffmpeg,
+            "-nostdin",
+            "-hide_banner",
+            "-v",
+            "error",
+            "-protocol_whitelist",
+            "file",
+            "-format_whitelist",
+            DEMUXERS,
+            "-i",
+            str(source),
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            str(CANONICAL_RATE),
+            "-c:a",
+            "pcm_s16le",
+            "-map_metadata",
+            "-1",
+            "-fflags",
+            "+bitexact",
+            "-f",
+            "wav",
+            "-y",
+            str(target),
+        ]
         process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
         )
         try:
-            _, stderr = await asyncio.wait_for(process.communicate(), self._timeout)
+            await asyncio.wait_for(process.communicate(), self._timeout)
         except TimeoutError:
             process.kill()
             await process.wait()
             raise PairRejected("audio_timeout", f"{label} took too long to decode") from None
-        if process.returncode != 0 or not target.exists():
+        if process.returncode != 0:
             raise PairRejected("audio_undecodable", f"{label} could not be decoded as audio")
-        with wave.open(str(target), "rb") as wav:
-            frames = wav.getnframes()
+        frames = await asyncio.to_thread(_frame_count, target)
         if frames == 0:
             raise PairRejected("audio_empty", f"{label} holds no audio samples")
         return frames / CANONICAL_RATE
+
+
+def _frame_count(wav_path: Path) -> int:
+    with wave.open(str(wav_path), "rb") as wav:
+        return wav.getnframes()

@@ -13,8 +13,8 @@ from sqlalchemy import insert
 from contracts import FileRejection, FilesRejected, FilesStored, JobSubmitted, StoredFile
 from contracts.jobs import SubmittedPair
 from servicekit import UnitOfWork, get_logger, utc_naive_now
-from storage_service.adapters.audio import AudioConverter
 from servicekit.objects import ObjectMissing, Objects
+from storage_service.adapters.audio import AudioConverter
 from storage_service.adapters.tables import corpus_files, file_storage_metadata
 from storage_service.domain.checks import PairRejected, check_audio_header, check_transcript
 from storage_service.domain.keys import audio_key, text_key
@@ -161,11 +161,29 @@ class Ingest:
         rows = []
         for s in stored:
             expires = s.file.expires_at.replace(tzinfo=None)
-            common = {"corpus_file_id": s.file.corpus_file_id, "expires_at": expires, "created_at": now}
-            rows.append(common | {"kind": "audio", "size_bytes": s.audio_bytes,
-                                  "sha256": s.file.audio_sha256, "content_type": "audio/wav"})
-            rows.append(common | {"kind": "text", "size_bytes": s.text_bytes,
-                                  "sha256": s.text_sha256, "content_type": "text/plain"})  # fmt: skip
+            common = {
+                "corpus_file_id": s.file.corpus_file_id,
+                "expires_at": expires,
+                "created_at": now,
+            }
+            rows.append(
+                common
+                | {
+                    "kind": "audio",
+                    "size_bytes": s.audio_bytes,
+                    "sha256": s.file.audio_sha256,
+                    "content_type": "audio/wav",
+                }
+            )
+            rows.append(
+                common
+                | {
+                    "kind": "text",
+                    "size_bytes": s.text_bytes,
+                    "sha256": s.text_sha256,
+                    "content_type": "text/plain",
+                }
+            )
         await uow.session.execute(insert(file_storage_metadata), rows)
 
 

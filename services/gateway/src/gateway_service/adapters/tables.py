@@ -1,0 +1,65 @@
+"""gateway's own schema: the jobs read model, kept from events."""
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+
+from servicekit import Timestamp
+
+__all__ = ["job_files", "jobs", "metadata"]
+
+metadata = MetaData()
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Uuid(as_uuid=True), primary_key=True),
+    Column("user_id", Uuid(as_uuid=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("progress", Integer, nullable=False, server_default="0"),
+    Column("language", String(16), nullable=False),
+    Column("engine", String(64), nullable=True),
+    Column("options", Text, nullable=False),  # JSON
+    Column("error", String(1000), nullable=True),
+    Column("idempotency_key", String(128), nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("user_id", "idempotency_key", name="uq_jobs_user_idempotency"),
+    Index("ix_jobs_user_created", "user_id", "created_at", "id"),
+)
+
+job_files = Table(
+    "job_files",
+    metadata,
+    Column("id", Uuid(as_uuid=True), primary_key=True),  # the corpus file id
+    Column(
+        "job_id",
+        Uuid(as_uuid=True),
+        ForeignKey("jobs.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("file_index", Integer, nullable=False),
+    Column("stem", String(512), nullable=False),
+    Column("audio_name", String(512), nullable=False),
+    Column("text_name", String(512), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("duration", Float, nullable=True),
+    Column("audio_key", String(512), nullable=True),
+    Column("result_keys", Text, nullable=True),  # JSON: format -> object key
+    Column("word_count", Integer, nullable=True),
+    Column("oov_count", Integer, nullable=True),
+    Column("low_quality", Boolean, nullable=True),
+    Column("error", String(1000), nullable=True),
+)

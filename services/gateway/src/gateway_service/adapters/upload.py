@@ -1,0 +1,209 @@
+"""Streams a multipart/form-data upload: each file part goes straight to object storage
+(one S3 part in memory at a time), small fields are kept, limits bite while streaming."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from servicekit.objects import Objects
+
+__all__ = ["BadUpload", "MultipartUpload", "UploadLimits", "UploadTooLarge", "UploadedFile"]
+
+FILE_FIELDS = ("audio_files", "text_files")
+MAX_FIELD_BYTES = 4096
+QUEUE_CHUNKS = 16
+
+
+class BadUpload(Exception):
+    pass
+
+
+class UploadTooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_file_bytes: int
+    max_request_bytes: int
+    max_files_per_field: int
+
+
+@dataclass
+class UploadedFile:
+    field: str
+    index: int  # position among the files of its field
+    filename: str
+    key: str
+    size: int = 0
+
+
+class _PartStream:
+    """Bytes of one part, handed from the request parser to its upload task."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(QUEUE_CHUNKS)
+        self._buffer = bytearray()
+        self._eof = False
+
+    async def feed(self, item: bytes | BaseException | None) -> None:
+        await self._queue.put(item)
+
+    def put_nowait(self, item: BaseException) -> None:
+        self._queue.put_nowait(item)
+
+    async def read(self, size: int) -> bytes:
+        while len(self._buffer) < size and not self._eof:
+            item = await self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            if item is None:
+                self._eof = True
+            else:
+                self._buffer += item
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+
+@dataclass
+class _Part:
+    name: str = ""
+    file: UploadedFile | None = None
+    stream: _PartStream | None = None
+    upload: asyncio.Task[int] | None = None
+    value: bytearray = field(default_factory=bytearray)
+
+
+class MultipartUpload:
+    def __init__(
+        self, objects: Objects, key_for: Callable[[str, int], str], limits: UploadLimits
+    ) -> None:
+        self._objects = objects
+        self._key_for = key_for
+        self._limits = limits
+        self.files: list[UploadedFile] = []
+        self.fields: dict[str, str] = {}
+        self._stored: list[str] = []
+
+    async def receive(self, content_type: str, body: AsyncIterator[bytes]) -> None:
+        """Consume the whole body. On any error, nothing of it stays in storage."""
+        kind, options = parse_options_header(content_type)
+        if kind != b"multipart/form-data" or b"boundary" not in options:
+            raise BadUpload("the body must be multipart/form-data")
+        events: list[tuple[str, bytes]] = []
+        parser = MultipartParser(
+            options[b"boundary"],
+            callbacks={
+                "on_part_begin": lambda: events.append(("begin", b"")),
+                "on_header_field": lambda d, s, e: events.append(("field", d[s:e])),
+                "on_header_value": lambda d, s, e: events.append(("value", d[s:e])),
+                "on_headers_finished": lambda: events.append(("headers", b"")),
+                "on_part_data": lambda d, s, e: events.append(("data", bytes(d[s:e]))),
+                "on_part_end": lambda: events.append(("end", b"")),
+            },
+        )
+        part = _Part()
+        headers: dict[bytes, bytes] = {}
+        header_name = b""
+        received = 0
+        try:
+            async for chunk in body:
+                received += len(chunk)
+                if received > self._limits.max_request_bytes:
+                    raise UploadTooLarge(
+                        f"the request is larger than {self._limits.max_request_bytes} bytes"
+                    )
+                try:
+                    parser.write(chunk)
+                except Exception as exc:  # the parser's own errors: a malformed body
+                    raise BadUpload(f"malformed multipart body: {exc}") from exc
+                for event, data in events:
+                    if event == "begin":
+                        part, headers = _Part(), {}
+                    elif event == "field":
+                        header_name = data.lower()
+                    elif event == "value":
+                        headers[header_name] = headers.get(header_name, b"") + data
+                    elif event == "headers":
+                        await self._start_part(part, headers)
+                    elif event == "data":
+                        await self._part_data(part, data)
+                    elif event == "end":
+                        await self._end_part(part)
+                events.clear()
+            parser.finalize()
+        except BaseException:
+            await self._abort(part)
+            raise
+
+    async def _start_part(self, part: _Part, headers: dict[bytes, bytes]) -> None:
+        _, options = parse_options_header(headers.get(b"content-disposition", b""))
+        part.name = options.get(b"name", b"").decode("utf-8", "replace").removesuffix("[]")
+        if b"filename" not in options:
+            return
+        if part.name not in FILE_FIELDS:
+            raise BadUpload(
+                f"unexpected file field '{part.name}': use audio_files[] and text_files[]"
+            )
+        filename = options[b"filename"].decode("utf-8", "replace").strip()
+        if not filename:
+            raise BadUpload(f"a file in {part.name}[] has no file name")
+        index = sum(f.field == part.name for f in self.files)
+        if index >= self._limits.max_files_per_field:
+            raise UploadTooLarge(
+                f"at most {self._limits.max_files_per_field} files per job in {part.name}[]"
+            )
+        part.file = UploadedFile(part.name, index, filename[:512], self._key_for(part.name, index))
+        part.stream = _PartStream()
+        content_type = "audio/octet-stream" if part.name == "audio_files" else "text/plain"
+        part.upload = asyncio.create_task(
+            self._objects.put_stream(part.file.key, part.stream, content_type)
+        )
+        self._stored.append(part.file.key)
+
+    async def _part_data(self, part: _Part, data: bytes) -> None:
+        if part.file is None:
+            part.value += data
+            if len(part.value) > MAX_FIELD_BYTES:
+                raise BadUpload(f"the field '{part.name}' is longer than {MAX_FIELD_BYTES} bytes")
+            return
+        part.file.size += len(data)
+        if part.file.size > self._limits.max_file_bytes:
+            raise UploadTooLarge(
+                f"{part.name}[{part.file.index}] '{part.file.filename}' is larger than "
+                f"the limit of {self._limits.max_file_bytes} bytes"
+            )
+        assert part.stream is not None and part.upload is not None
+        # Wait for room in the queue, unless the upload itself has failed meanwhile.
+        put = asyncio.ensure_future(part.stream.feed(data))
+        await asyncio.wait({put, part.upload}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():
+            put.cancel()
+            part.upload.result()  # raises the upload's error
+
+    async def _end_part(self, part: _Part) -> None:
+        if part.file is None:
+            self.fields[part.name] = part.value.decode("utf-8", "replace").strip()
+            return
+        assert part.stream is not None and part.upload is not None
+        await part.stream.feed(None)
+        await part.upload
+        self.files.append(part.file)
+
+    async def _abort(self, part: _Part) -> None:
+        if part.upload is not None and not part.upload.done():
+            assert part.stream is not None
+            try:  # the upload reads the error and aborts its multipart upload
+                part.stream.put_nowait(BadUpload("upload aborted"))
+            except asyncio.QueueFull:
+                part.upload.cancel()
+            with contextlib.suppress(BaseException):
+                await part.upload
+        with contextlib.suppress(Exception):
+            await self._objects.delete(self._stored)

@@ -1,0 +1,358 @@
+"""``/api/v1/alignment``: submit jobs, follow them, download results and audio."""
+
+from __future__ import annotations
+
+import base64
+import io
+import zipfile
+from datetime import datetime
+from typing import Annotated, Literal
+from urllib.parse import quote
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
+from gateway_service.adapters.upload import BadUpload, MultipartUpload, UploadTooLarge
+from gateway_service.adapters.wav import NotCanonicalWav, parse_header, segment_range, wav_bytes
+from gateway_service.api.deps import CorrelationId, CurrentUser
+from gateway_service.api.errors import ApiError
+from gateway_service.api.views import FilesOut, JobList, JobOut, file_out, job_out
+from gateway_service.domain.jobs import FileStatus, JobStatus
+from gateway_service.domain.pairing import PairingError
+from gateway_service.service_layer.submit import DuplicateSubmission, Submissions
+from servicekit import UnitOfWork
+from servicekit.objects import ObjectMissing, Objects
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/alignment", tags=["alignment"])
+
+MAX_SEGMENT_SECONDS = 600.0
+MEDIA_TYPES = {"json": "application/json", "textgrid": "text/plain; charset=utf-8"}
+SUFFIXES = {"json": ".json", "textgrid": ".TextGrid"}
+
+UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["audio_files[]", "text_files[]"],
+                    "properties": {
+                        "audio_files[]": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                        },
+                        "text_files[]": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                        },
+                        "language": {"type": "string", "default": "en"},
+                        "engine": {"type": "string"},
+                        "output": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _objects(request: Request) -> Objects:
+    objects: Objects = request.app.state.objects
+    return objects
+
+
+def _unit_of_work(request: Request) -> UnitOfWork:
+    factory = request.app.state.unit_of_work
+    uow: UnitOfWork = factory()
+    return uow
+
+
+ObjectStore = Annotated[Objects, Depends(_objects)]
+
+
+async def _load(request: Request, user_id: UUID, job_id: UUID) -> JobRecord:
+    async with _unit_of_work(request) as uow:
+        job = await JobRepository(uow.session).get(user_id, job_id)
+    if job is None:  # someone else's job is as absent as a job that never was
+        raise ApiError(404, "job_not_found", "no such job")
+    return job
+
+
+@router.post(
+    "/", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut, openapi_extra=UPLOAD_SCHEMA
+)
+async def submit(
+    request: Request,
+    user: CurrentUser,
+    objects: ObjectStore,
+    correlation_id: CorrelationId,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> JSONResponse:
+    """Upload audio files with their transcripts (pairs match by file stem)."""
+    if idempotency_key:
+        async with _unit_of_work(request) as uow:
+            existing = await JobRepository(uow.session).by_idempotency_key(
+                user.user_id, idempotency_key
+            )
+        if existing is not None:
+            return _accepted(existing)
+    limits = request.app.state.upload_limits
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_request_bytes:
+        raise ApiError(
+            413, "payload_too_large", f"the request is larger than {limits.max_request_bytes} bytes"
+        )
+    job_id = uuid4()
+    upload = MultipartUpload(
+        objects, lambda field, i: f"incoming/{user.user_id}/{job_id}/{field}-{i}", limits
+    )
+    try:
+        await upload.receive(request.headers.get("content-type", ""), request.stream())
+        job = await Submissions(request.app.state.unit_of_work).create(
+            job_id, user.user_id, upload.files, upload.fields, idempotency_key, correlation_id
+        )
+    except UploadTooLarge as exc:
+        raise ApiError(413, "payload_too_large", str(exc)) from exc
+    except BadUpload as exc:
+        raise ApiError(422, "invalid_upload", str(exc)) from exc
+    except PairingError as exc:
+        await objects.delete([f.key for f in upload.files])
+        raise ApiError(422, "unmatched_files", str(exc), details=exc.details) from exc  # type: ignore[arg-type]
+    except DuplicateSubmission:
+        await objects.delete([f.key for f in upload.files])
+        assert idempotency_key is not None
+        async with _unit_of_work(request) as uow:
+            winner = await JobRepository(uow.session).by_idempotency_key(
+                user.user_id, idempotency_key
+            )
+        assert winner is not None
+        return _accepted(winner)
+    except Exception:
+        await objects.delete([f.key for f in upload.files])
+        raise
+    return _accepted(job)
+
+
+def _accepted(job: JobRecord) -> JSONResponse:
+    return JSONResponse(
+        job_out(job).model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/api/v1/alignment/{job.id}"},
+    )
+
+
+@router.get("/", response_model=JobList)
+async def list_jobs(
+    request: Request,
+    user: CurrentUser,
+    status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> JobList:
+    """Your jobs, newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    before = _decode_cursor(cursor) if cursor else None
+    async with _unit_of_work(request) as uow:
+        page = await JobRepository(uow.session).list(
+            user.user_id, status=status_filter, before=before, limit=limit + 1
+        )
+    more = len(page) > limit
+    page = page[:limit]
+    next_cursor = _encode_cursor(page[-1]) if more else None
+    return JobList(items=[job_out(j) for j in page], next_cursor=next_cursor)
+
+
+def _encode_cursor(job: JobRecord) -> str:
+    return base64.urlsafe_b64encode(f"{job.created_at.isoformat()}|{job.id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        created, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created), UUID(job_id)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_cursor", "the cursor is not one this API gave out") from exc
+
+
+@router.get("/{job_id}", response_model=JobOut)
+async def get_job(request: Request, job_id: UUID, user: CurrentUser) -> JobOut:
+    return job_out(await _load(request, user.user_id, job_id))
+
+
+@router.get("/{job_id}/files", response_model=FilesOut)
+async def get_files(request: Request, job_id: UUID, user: CurrentUser) -> FilesOut:
+    job = await _load(request, user.user_id, job_id)
+    return FilesOut(items=[file_out(f) for f in job.files], count=len(job.files))
+
+
+def _pick_file(job: JobRecord, file_id: UUID | None) -> FileRecord:
+    if file_id is None:
+        if len(job.files) != 1:
+            raise ApiError(422, "file_id_required", "this job has several files: pass file_id")
+        return job.files[0]
+    for f in job.files:
+        if f.id == file_id:
+            return f
+    raise ApiError(404, "file_not_found", "no such file in this job")
+
+
+def _available(f: FileRecord, what: str) -> None:
+    if f.status is FileStatus.EXPIRED:
+        raise ApiError(
+            410, "expired", f"the {what} of '{f.audio_name}' has expired and was deleted"
+        )
+
+
+@router.get("/{job_id}/result")
+async def get_result(
+    request: Request,
+    job_id: UUID,
+    user: CurrentUser,
+    objects: ObjectStore,
+    format: Annotated[Literal["json", "textgrid"], Query()] = "json",
+    file_id: UUID | None = None,
+) -> Response:
+    """One file's alignment, or a zip of every aligned file of the corpus."""
+    job = await _load(request, user.user_id, job_id)
+    if file_id is not None or len(job.files) == 1:
+        f = _pick_file(job, file_id)
+        _available(f, "result")
+        if f.status is not FileStatus.ALIGNED:
+            raise ApiError(
+                409, "result_not_ready", f"'{f.audio_name}' is {f.status.value}", {"error": f.error}
+            )
+        body = await _read(objects, f.result_keys[format])
+        return Response(
+            body, media_type=MEDIA_TYPES[format], headers=_attachment(f.stem + SUFFIXES[format])
+        )
+    aligned = [f for f in job.files if f.status is FileStatus.ALIGNED]
+    if not aligned:
+        expired = any(f.status is FileStatus.EXPIRED for f in job.files)
+        raise ApiError(
+            410 if expired else 409,
+            "expired" if expired else "result_not_ready",
+            f"no file of this job has a result (job is {job.status.value})",
+        )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in aligned:
+            zf.writestr(
+                _safe_name(f.stem) + SUFFIXES[format], await _read(objects, f.result_keys[format])
+            )
+    return Response(
+        archive.getvalue(),
+        media_type="application/zip",
+        headers=_attachment(f"{job.id}-{format}.zip"),
+    )
+
+
+async def _read(objects: Objects, key: str, offset: int = 0, length: int = 0) -> bytes:
+    try:
+        return await objects.get_bytes(key, offset, length)
+    except ObjectMissing as exc:
+        raise ApiError(410, "expired", "this file is no longer stored") from exc
+
+
+def _safe_name(stem: str) -> str:
+    parts = [p for p in stem.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    return "/".join(parts) or "file"
+
+
+def _attachment(name: str) -> dict[str, str]:
+    name = _safe_name(name).replace("/", "_")
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "")
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return {"Content-Disposition": disposition}
+
+
+@router.get("/{job_id}/download/audio")
+async def download_audio(
+    request: Request,
+    job_id: UUID,
+    user: CurrentUser,
+    objects: ObjectStore,
+    file_id: UUID | None = None,
+    range_header: Annotated[str | None, Header(alias="range")] = None,
+) -> Response:
+    """The file's audio as 16 kHz mono WAV; supports HTTP Range (206)."""
+    f = _pick_file(await _load(request, user.user_id, job_id), file_id)
+    _available(f, "audio")
+    if f.audio_key is None:
+        raise ApiError(409, "audio_not_ready", f"'{f.audio_name}' is {f.status.value}")
+    try:
+        size = await objects.size(f.audio_key)
+    except ObjectMissing as exc:
+        raise ApiError(410, "expired", "this file is no longer stored") from exc
+    headers = {"Accept-Ranges": "bytes"} | _attachment(f.stem + ".wav")
+    if range_header is None:
+        return Response(await _read(objects, f.audio_key), media_type="audio/wav", headers=headers)
+    first, last = _parse_range(range_header, size)
+    body = await _read(objects, f.audio_key, first, last - first + 1)
+    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return Response(body, status_code=206, media_type="audio/wav", headers=headers)
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int]:
+    unsatisfiable = ApiError(
+        416,
+        "range_not_satisfiable",
+        f"the file has {size} bytes",
+        headers={"Content-Range": f"bytes */{size}"},
+    )
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or "," in spec or "-" not in spec:
+        raise unsatisfiable
+    start_text, end_text = (s.strip() for s in spec.split("-", 1))
+    try:
+        if start_text == "":  # the last N bytes
+            first, last = max(size - int(end_text), 0), size - 1
+        else:
+            first = int(start_text)
+            last = min(int(end_text), size - 1) if end_text else size - 1
+    except ValueError as exc:
+        raise unsatisfiable from exc
+    if first < 0 or first > last or first >= size:
+        raise unsatisfiable
+    return first, last
+
+
+@router.get("/{job_id}/audio/segment")
+async def audio_segment(
+    request: Request,
+    job_id: UUID,
+    user: CurrentUser,
+    objects: ObjectStore,
+    start: Annotated[float, Query(ge=0, allow_inf_nan=False)],
+    end: Annotated[float, Query(gt=0, allow_inf_nan=False)],
+    file_id: UUID | None = None,
+) -> Response:
+    """A WAV of exactly ``start`` to ``end`` seconds of the file."""
+    f = _pick_file(await _load(request, user.user_id, job_id), file_id)
+    _available(f, "audio")
+    if f.audio_key is None or f.duration is None:
+        raise ApiError(409, "audio_not_ready", f"'{f.audio_name}' is {f.status.value}")
+    if start >= end:
+        raise ApiError(422, "invalid_segment", "start must be before end")
+    if end - start > MAX_SEGMENT_SECONDS:
+        raise ApiError(
+            422, "invalid_segment", f"a segment lasts at most {MAX_SEGMENT_SECONDS:.0f} s"
+        )
+    try:
+        layout = parse_header(await _read(objects, f.audio_key, 0, 4096))
+    except NotCanonicalWav as exc:
+        raise ApiError(409, "audio_not_ready", "the stored audio cannot be cut") from exc
+    if end > layout.duration + 1e-9:
+        raise ApiError(
+            422, "invalid_segment", f"the audio lasts {layout.duration:.3f} s; end is past it"
+        )
+    offset, length = segment_range(layout, start, end)
+    frames = await _read(objects, f.audio_key, offset, length) if length else b""
+    return Response(
+        wav_bytes(layout, frames),
+        media_type="audio/wav",
+        headers=_attachment(f"{f.stem}-{start:.3f}-{end:.3f}.wav"),
+    )

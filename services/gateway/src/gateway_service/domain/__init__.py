@@ -1,0 +1,1 @@
+"""Plain-Python rules of jobs as the public API shows them."""

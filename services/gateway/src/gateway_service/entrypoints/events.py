@@ -1,0 +1,34 @@
+"""Every job event updates the read model the public API serves."""
+
+from __future__ import annotations
+
+from contracts import (
+    AlignmentDone,
+    AlignmentProgress,
+    AlignmentStarted,
+    Envelope,
+    FileExpired,
+    FilesRejected,
+    FilesStored,
+)
+from gateway_service.service_layer.read_model import apply_event
+from servicekit import UnitOfWork
+from servicekit.messaging import EventConsumers
+
+FACTS = (
+    FilesStored,
+    FilesRejected,
+    AlignmentStarted,
+    AlignmentProgress,
+    AlignmentDone,
+    FileExpired,
+)
+
+
+async def _apply(envelope: Envelope, uow: UnitOfWork) -> None:  # type: ignore[type-arg]
+    await apply_event(envelope.payload, uow)
+
+
+def register_consumers(consumers: EventConsumers) -> None:  # type: ignore[type-arg]
+    for fact in FACTS:
+        consumers.on(fact)(_apply)

@@ -1,0 +1,116 @@
+"""Accepting a job: pair the uploaded files, record the job, emit JobSubmitted."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy.exc import IntegrityError
+
+from contracts import JobSubmitted, SubmittedPair
+from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
+from gateway_service.adapters.upload import UploadedFile
+from gateway_service.domain.jobs import FileStatus, JobStatus
+from gateway_service.domain.pairing import pair_by_stem
+from servicekit import UnitOfWork, utc_naive_now
+from servicekit.errors import DomainError
+
+__all__ = ["InvalidSubmission", "Submissions"]
+
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})?$")
+ENGINE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+OPTION_FIELDS = ("output",)
+
+
+class InvalidSubmission(DomainError):
+    code = "invalid_submission"
+
+
+class DuplicateSubmission(Exception):
+    """Another request with the same Idempotency-Key won the race."""
+
+
+class Submissions:
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork]) -> None:
+        self._uow = unit_of_work
+
+    async def create(
+        self,
+        job_id: UUID,
+        user_id: UUID,
+        files: list[UploadedFile],
+        fields: dict[str, str],
+        idempotency_key: str | None,
+        correlation_id: str,
+    ) -> JobRecord:
+        audio = [f for f in files if f.field == "audio_files"]
+        text = [f for f in files if f.field == "text_files"]
+        if not audio:
+            raise InvalidSubmission(
+                "send at least one audio file (audio_files[]) and its transcript"
+            )
+        pairs = pair_by_stem([f.filename for f in audio], [f.filename for f in text])
+        language = fields.get("language") or "en"
+        if not LANGUAGE.match(language):
+            raise InvalidSubmission(f"'{language[:20]}' is not a language code such as en or pt-BR")
+        engine = fields.get("engine") or None
+        if engine is not None and not ENGINE.match(engine):
+            raise InvalidSubmission("engine must be an engine name such as pocketsphinx")
+        options: dict[str, Any] = {k: fields[k] for k in OPTION_FIELDS if fields.get(k)}
+        now = utc_naive_now()
+        job = JobRecord(
+            id=job_id,
+            user_id=user_id,
+            status=JobStatus.PENDING,
+            progress=0,
+            language=language,
+            engine=engine,
+            options=options,
+            error=None,
+            created_at=now,
+            updated_at=now,
+            files=[
+                FileRecord(
+                    id=uuid4(),
+                    file_index=i,
+                    stem=p.stem,
+                    audio_name=audio[p.audio_index].filename,
+                    text_name=text[p.text_index].filename,
+                    status=FileStatus.PENDING,
+                )
+                for i, p in enumerate(pairs)
+            ],
+        )
+        event = JobSubmitted(
+            job_id=job_id,
+            user_id=user_id,
+            language=language,
+            engine=engine,
+            options=options,
+            pairs=[
+                SubmittedPair(
+                    file_id=f.id,
+                    index=f.file_index,
+                    stem=f.stem,
+                    audio_name=f.audio_name,
+                    audio_key=audio[p.audio_index].key,
+                    audio_bytes=audio[p.audio_index].size,
+                    text_name=f.text_name,
+                    text_key=text[p.text_index].key,
+                    text_bytes=text[p.text_index].size,
+                )
+                for f, p in zip(job.files, pairs, strict=True)
+            ],
+        )
+        try:
+            async with self._uow() as uow:
+                await JobRepository(uow.session).add(job, idempotency_key)
+                uow.emit(event, correlation_id=correlation_id)
+                await uow.commit()
+        except IntegrityError as exc:
+            if idempotency_key is None:
+                raise
+            raise DuplicateSubmission from exc
+        return job
