@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -30,6 +31,8 @@ from servicekit.s3 import make_object_store
 from servicekit.settings import S3Settings, ServiceSettings
 
 __all__ = ["ServiceRuntime"]
+
+T = TypeVar("T")
 
 log = get_logger(__name__)
 
@@ -109,6 +112,23 @@ class ServiceRuntime:
         self.relay.stop()
         if self._relay_task:
             await self._relay_task
+
+    async def run_command(self, command: Callable[[], Awaitable[T]]) -> T:
+        """Run a one-off command (a CLI) with this service's DB and broker, then publish
+        what it wrote to the outbox before returning."""
+        await asyncio.to_thread(
+            upgrade_to_head, self.migrations_dir, self.settings.db_url.get_secret_value()
+        )
+        await self.broker.connect()
+        try:
+            await self.topology.declare_common(self.broker)
+            result = await command()
+            while await self.relay.publish_pending():
+                pass
+            return result
+        finally:
+            await self.broker.stop()
+            await self.db.dispose()
 
     def http_app(self, app: FastAPI | None = None) -> FastAPI:
         """The process's ASGI app; its lifespan runs the FastStream app."""

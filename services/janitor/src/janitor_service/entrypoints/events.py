@@ -1,24 +1,24 @@
-"""Events the janitor consumes. The expirations ledger arrives with the job-flow issue;
-until then each event is consumed, recorded in the inbox and logged."""
+"""Events the janitor consumes into its expirations ledger."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from contracts import AlignmentDone, Envelope, FilesStored, UserDeleted
-from servicekit import UnitOfWork, get_logger
+from janitor_service.service_layer.ledger import forget_user, record_results, record_stored_files
+from servicekit import UnitOfWork
 from servicekit.messaging import EventConsumers
 
-log = get_logger(__name__)
 
-
-def register_consumers(consumers: EventConsumers) -> None:  # type: ignore[type-arg]
+def register_consumers(consumers: EventConsumers, default_retention: timedelta) -> None:  # type: ignore[type-arg]
     @consumers.on(FilesStored)
     async def files_stored(envelope: Envelope[FilesStored], uow: UnitOfWork) -> None:
-        log.info("files_stored.received", files=len(envelope.payload.files))
+        await record_stored_files(envelope.payload, uow)
 
     @consumers.on(AlignmentDone)
     async def alignment_done(envelope: Envelope[AlignmentDone], uow: UnitOfWork) -> None:
-        log.info("alignment_done.received", status=envelope.payload.status)
+        await record_results(envelope.payload, uow, default_retention)
 
     @consumers.on(UserDeleted)
     async def user_deleted(envelope: Envelope[UserDeleted], uow: UnitOfWork) -> None:
-        log.info("user_deleted.received")
+        await forget_user(envelope.payload.user_id, uow)

@@ -1,4 +1,5 @@
+from janitor_service.adapters.tables import metadata
 from servicekit.migrations import run_alembic_env
 from servicekit.outbox import kit_metadata
 
-run_alembic_env([kit_metadata], default_url="")
+run_alembic_env([metadata, kit_metadata], default_url="")

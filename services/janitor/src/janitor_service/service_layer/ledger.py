@@ -1,0 +1,80 @@
+"""Recording what expires when, from the events that create objects."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.mysql import insert
+
+from contracts import AlignmentDone, FilesStored
+from janitor_service.adapters.tables import expirations
+from servicekit import UnitOfWork, utc_naive_now
+
+__all__ = ["forget_user", "record_results", "record_stored_files"]
+
+
+async def _upsert(uow: UnitOfWork, rows: list[dict[str, object]]) -> None:
+    if rows:
+        statement = insert(expirations).values(rows)
+        await uow.session.execute(
+            statement.on_duplicate_key_update(expires_at=statement.inserted.expires_at)
+        )
+
+
+async def record_stored_files(event: FilesStored, uow: UnitOfWork) -> None:
+    rows: list[dict[str, object]] = []
+    for f in event.files:
+        expires = f.expires_at.replace(tzinfo=None)
+        common = {
+            "user_id": event.user_id,
+            "job_id": event.job_id,
+            "corpus_file_id": f.corpus_file_id,
+            "kind": "corpus",
+            "expires_at": expires,
+        }
+        rows.append(common | {"object_key": f.audio_key, "size_bytes": f.stored_bytes})
+        rows.append(common | {"object_key": f.text_key, "size_bytes": 0})
+    await _upsert(uow, rows)
+    # Results recorded before their files (events may cross): align their expiry now.
+    for f in event.files:
+        await uow.session.execute(
+            expirations.update()
+            .where(expirations.c.corpus_file_id == f.corpus_file_id, expirations.c.kind == "result")
+            .values(expires_at=f.expires_at.replace(tzinfo=None))
+        )
+
+
+async def record_results(
+    event: AlignmentDone, uow: UnitOfWork, default_retention: timedelta
+) -> None:
+    rows: list[dict[str, object]] = []
+    for outcome in event.files:
+        source_expiry = (
+            await uow.session.execute(
+                select(expirations.c.expires_at).where(
+                    expirations.c.corpus_file_id == outcome.corpus_file_id,
+                    expirations.c.kind == "corpus",
+                )
+            )
+        ).scalar()
+        expires = source_expiry or utc_naive_now() + default_retention
+        rows += [
+            {
+                "object_key": key,
+                "user_id": event.user_id,
+                "job_id": event.job_id,
+                "corpus_file_id": outcome.corpus_file_id,
+                "kind": "result",
+                "size_bytes": 0,
+                "expires_at": expires,
+            }
+            for key in outcome.result_keys.values()
+        ]
+    await _upsert(uow, rows)
+
+
+async def forget_user(user_id: UUID, uow: UnitOfWork) -> None:
+    """storage deletes the objects; nothing of the user stays in the ledger."""
+    await uow.session.execute(delete(expirations).where(expirations.c.user_id == user_id))

@@ -1,0 +1,45 @@
+"""The daily cleanup: when it runs next, and only one replica at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import text
+
+from servicekit import Database, get_logger, utc_naive_now
+
+__all__ = ["next_run", "run_daily"]
+
+log = get_logger(__name__)
+
+
+def next_run(now: datetime, at: time) -> datetime:
+    """The first moment at ``at`` (UTC) strictly after ``now``."""
+    candidate = datetime.combine(now.date(), at)
+    return candidate if candidate > now else candidate + timedelta(days=1)
+
+
+async def run_daily(at: time, db: Database, cleanup: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        wait = (next_run(utc_naive_now(), at) - utc_naive_now()).total_seconds()
+        await asyncio.sleep(max(wait, 0))
+        try:
+            await _exclusively(db, cleanup)
+        except Exception:  # one failed night must not stop the following ones
+            log.exception("cleanup.failed")
+
+
+async def _exclusively(db: Database, cleanup: Callable[[], Awaitable[object]]) -> None:
+    """A MySQL named lock, so that of several janitor replicas only one cleans up."""
+    name = f"{db.engine.url.database}.janitor-cleanup"
+    async with db.engine.connect() as connection:
+        got = (await connection.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": name})).scalar()
+        if not got:
+            log.info("cleanup.skipped", reason="another replica is cleaning up")
+            return
+        try:
+            await cleanup()
+        finally:
+            await connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
