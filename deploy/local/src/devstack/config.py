@@ -33,6 +33,8 @@ class StackConfig:
     s3_secret_key: str | None = None
     bucket: str = "alignment"
     environment: str = "development"
+    # Extra settings per service, e.g. {"gateway": {"GATEWAY_MAX_FILE_BYTES": "8388608"}}.
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, state_dir: Path) -> StackConfig:
@@ -139,4 +141,4 @@ def service_env(config: StackConfig, secrets_: Secrets, service: str) -> dict[st
         env["JWT_PRIVATE_KEY_FILE"] = str(secrets_.jwt_private_key_file)
     if service == "gateway":
         env["JWT_PUBLIC_KEY_FILE"] = str(secrets_.jwt_public_key_file)
-    return {prefix + key: value for key, value in env.items()}
+    return {prefix + key: value for key, value in env.items()} | config.extra_env.get(service, {})

@@ -25,6 +25,7 @@ from devstack.stack import Stack
 
 LOCAL_MYSQL = "mysql://root@127.0.0.1:3306"
 LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
+TEST_MAX_FILE_BYTES = 8 * 2**20
 
 
 def _answers(url: str, default_port: int) -> bool:
@@ -157,6 +158,8 @@ def stack(
         s3_secret_key=infrastructure.s3_secret_key,
         bucket=run_id,
         environment="test",
+        # Small enough that a test can cross it without uploading gigabytes.
+        extra_env={"gateway": {"GATEWAY_MAX_FILE_BYTES": str(TEST_MAX_FILE_BYTES)}},
     )
     stack = Stack(config)
     try:

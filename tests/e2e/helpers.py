@@ -1,0 +1,95 @@
+"""What the end-to-end tests do over and over: users, uploads, polling, S3 listings."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from miniopy_async.api import Minio
+
+from devstack import Stack
+
+EVAL = Path(
+    os.environ.get("ALIGNMENT_EVAL_DIR")
+    or Path(__file__).resolve().parents[3] / "shared" / "data" / "alignment-eval"
+)
+FINISHED = {"COMPLETED", "FAILED", "EXPIRED", "CANCELLED"}
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    client: httpx.Client  # authenticated, base URL /api/v1
+
+
+def new_user(stack: Stack) -> User:
+    email = f"user-{secrets.token_hex(5)}@example.org"
+    base = stack.url("gateway") + "/api/v1"
+    password = "correct horse battery"
+    created = httpx.post(f"{base}/auth/register", json={"email": email, "password": password})
+    assert created.status_code == 201, created.text
+    login = httpx.post(f"{base}/auth/login", json={"email": email, "password": password})
+    token = login.json()["access_token"]
+    client = httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+    return User(created.json()["id"], email, client)
+
+
+def pair_files(*pairs: tuple[str, bytes, str, bytes]) -> list[tuple[str, tuple[str, bytes]]]:
+    files: list[tuple[str, tuple[str, bytes]]] = []
+    for audio_name, audio, text_name, text in pairs:
+        files.append(("audio_files[]", (audio_name, audio)))
+        files.append(("text_files[]", (text_name, text)))
+    return files
+
+
+def eval_pair(name: str) -> tuple[str, bytes, str, bytes]:
+    """A pair from the shared evaluation set, e.g. 'timit/dr4-falr0_sx65'."""
+    base = EVAL / name
+    stem = base.name
+    return (
+        f"{stem}.wav",
+        base.with_suffix(".wav").read_bytes(),
+        f"{stem}.txt",
+        base.with_suffix(".txt").read_bytes(),
+    )
+
+
+def submit(user: User, *pairs: tuple[str, bytes, str, bytes], **data: str) -> httpx.Response:
+    return user.client.post("/alignment/", files=pair_files(*pairs), data=data)
+
+
+def wait_for(user: User, job_id: str, timeout: float = 120, done: set[str] = FINISHED) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = user.client.get(f"/alignment/{job_id}").json()
+        if job["status"] in done:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job still {job['status']} after {timeout} s: {job}")
+        time.sleep(0.2)
+
+
+def object_keys(stack: Stack, prefix: str) -> list[str]:
+    endpoint, access, secret = stack.s3_credentials()
+
+    async def listing() -> list[str]:
+        client = Minio(endpoint, access_key=access, secret_key=secret, secure=False)
+        try:
+            return [
+                o.object_name
+                async for o in client.list_objects(stack.config.bucket, prefix=prefix, recursive=True)
+                if o.object_name
+            ]
+        finally:
+            await client.close_session()  # type: ignore[no-untyped-call]
+
+    return asyncio.run(listing())
