@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from servicekit.errors import DomainError
 from servicekit.logs import get_logger
 from servicekit.rpc import RpcFailed, RpcUnavailable
 
@@ -83,6 +84,11 @@ def install_error_handlers(app: FastAPI) -> None:
         code = HTTP_CODES.get(exc.status_code, "http_error")
         headers = dict(exc.headers) if exc.headers else None
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        # A refusal of the request's content: the client can correct and retry.
+        return error_response(422, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RpcUnavailable)
     async def rpc_unavailable(_: Request, exc: RpcUnavailable) -> JSONResponse:
