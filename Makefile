@@ -7,16 +7,23 @@ PACKAGES := libs/contracts libs/servicekit deploy/local \
 	services/gateway services/auth services/storage services/aligner services/janitor
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := libs/contracts/src libs/servicekit/src deploy/local/src $(wildcard services/*/src)
 TESTS := libs/contracts/tests libs/servicekit/tests services/auth/tests services/gateway/tests tests
 
-.PHONY: help dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
+.PHONY: help system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
 
 help:
 	@echo "make dev        run all five services, an S3 server and the setup, in the foreground"
 	@echo "make test       run every test (unit, integration, end-to-end) on real services"
 	@echo "make lint       ruff and mypy"
 	@echo "make contracts  regenerate the AsyncAPI document and JSON Schemas"
+
+# ffmpeg decodes uploads (storage); installed from Debian's packages where it is missing.
+system-deps:
+	@command -v ffmpeg >/dev/null || { \
+	  echo "installing ffmpeg"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg; }
 
 venv: $(STAMP)
 
@@ -26,10 +33,10 @@ $(STAMP): $(PYPROJECTS) constraints.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
 	touch $@
 
-dev: venv
+dev: system-deps venv
 	$(BIN)/python -m devstack run
 
-test: venv
+test: system-deps venv
 	$(BIN)/pytest
 
 test-unit: venv

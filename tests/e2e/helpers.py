@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pymysql
 from miniopy_async.api import Minio
 
 from devstack import Stack
+from devstack.config import mysql_host_port
 
 EVAL = Path(
     os.environ.get("ALIGNMENT_EVAL_DIR")
@@ -37,9 +39,7 @@ def new_user(stack: Stack) -> User:
     assert created.status_code == 201, created.text
     login = httpx.post(f"{base}/auth/login", json={"email": email, "password": password})
     token = login.json()["access_token"]
-    client = httpx.Client(
-        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    )
+    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
     return User(created.json()["id"], email, client)
 
 
@@ -67,7 +67,9 @@ def submit(user: User, *pairs: tuple[str, bytes, str, bytes], **data: str) -> ht
     return user.client.post("/alignment/", files=pair_files(*pairs), data=data)
 
 
-def wait_for(user: User, job_id: str, timeout: float = 120, done: set[str] = FINISHED) -> dict[str, Any]:
+def wait_for(
+    user: User, job_id: str, timeout: float = 120, done: set[str] = FINISHED
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         job: dict[str, Any] = user.client.get(f"/alignment/{job_id}").json()
@@ -86,10 +88,35 @@ def object_keys(stack: Stack, prefix: str) -> list[str]:
         try:
             return [
                 o.object_name
-                async for o in client.list_objects(stack.config.bucket, prefix=prefix, recursive=True)
+                async for o in client.list_objects(
+                    stack.config.bucket, prefix=prefix, recursive=True
+                )
                 if o.object_name
             ]
         finally:
             await client.close_session()  # type: ignore[no-untyped-call]
 
     return asyncio.run(listing())
+
+
+def connect_as(stack: Stack, service: str) -> pymysql.connections.Connection:  # type: ignore[type-arg]
+    """A connection with the service's own MySQL user, on its own schema."""
+    host, port = mysql_host_port(stack.config.mysql_admin_url)
+    return pymysql.connect(
+        host=host,
+        port=port,
+        user=stack.config.schema(service),
+        password=stack.secrets.db_passwords[service],
+        database=stack.config.schema(service),
+        autocommit=True,
+    )
+
+
+def query(stack: Stack, service: str, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    connection = connect_as(stack, service)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, args)
+            return list(cursor.fetchall())
+    finally:
+        connection.close()

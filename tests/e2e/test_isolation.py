@@ -9,20 +9,9 @@ import pymysql
 import pytest
 
 from devstack import SERVICES, Stack
-from devstack.config import mysql_host_port
+from tests.e2e.helpers import connect_as
 
 pytestmark = pytest.mark.e2e
-
-
-def connect_as(stack: Stack, service: str) -> pymysql.connections.Connection:  # type: ignore[type-arg]
-    host, port = mysql_host_port(stack.config.mysql_admin_url)
-    return pymysql.connect(
-        host=host,
-        port=port,
-        user=stack.config.schema(service),
-        password=stack.secrets.db_passwords[service],
-        database=stack.config.schema(service),
-    )
 
 
 @pytest.mark.parametrize("service", SERVICES)

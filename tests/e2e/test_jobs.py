@@ -15,7 +15,7 @@ import pytest
 from praatio import textgrid
 
 from devstack import Stack
-from tests.e2e.helpers import EVAL, User, eval_pair, new_user, object_keys, submit, wait_for
+from tests.e2e.helpers import EVAL, User, eval_pair, new_user, submit, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,9 @@ def test_every_file_is_aligned_with_its_duration(owner: User, completed: dict[st
         assert item["status"] == "ALIGNED"
         assert item["audio_name"] == Path(name).name + ".wav"
         with wave.open(str(EVAL / f"{name}.wav")) as source:
-            assert item["duration"] == pytest.approx(source.getnframes() / source.getframerate(), abs=0.01)
+            assert item["duration"] == pytest.approx(
+                source.getnframes() / source.getframerate(), abs=0.01
+            )
 
 
 def test_word_boundaries_match_the_hand_labels(owner: User, completed: dict[str, Any]) -> None:
@@ -64,18 +66,23 @@ def test_word_boundaries_match_the_hand_labels(owner: User, completed: dict[str,
         result = response.json()
         assert {"file_id", "words", "phones", "oov", "quality"} <= set(result)
         reference = reference_words(name)
-        assert [w["word"].lower() for w in result["words"]] == [w["word"].lower() for w in reference]
+        assert [w["word"].lower() for w in result["words"]] == [
+            w["word"].lower() for w in reference
+        ]
         for got, want in zip(result["words"], reference, strict=True):
             errors += [abs(got["start"] - want["start"]), abs(got["end"] - want["end"])]
         assert result["phones"] and all(p["end"] > p["start"] for p in result["phones"])
         assert not result["quality"]["low_quality"]
-    assert statistics.mean(errors) < 0.050, f"mean word-boundary error {statistics.mean(errors):.3f} s"
+    assert statistics.mean(errors) < 0.050, (
+        f"mean word-boundary error {statistics.mean(errors):.3f} s"
+    )
 
 
 def test_textgrids_open_with_word_and_phone_tiers(owner: User, completed: dict[str, Any]) -> None:
     for item in completed["files"]:
         response = owner.client.get(
-            f"/alignment/{completed['id']}/result", params={"format": "textgrid", "file_id": item["id"]}
+            f"/alignment/{completed['id']}/result",
+            params={"format": "textgrid", "file_id": item["id"]},
         )
         assert response.status_code == 200
         with tempfile.TemporaryDirectory() as scratch:
@@ -88,7 +95,9 @@ def test_textgrids_open_with_word_and_phone_tiers(owner: User, completed: dict[s
 
 
 def test_the_corpus_result_is_a_zip_of_every_file(owner: User, completed: dict[str, Any]) -> None:
-    response = owner.client.get(f"/alignment/{completed['id']}/result", params={"format": "textgrid"})
+    response = owner.client.get(
+        f"/alignment/{completed['id']}/result", params={"format": "textgrid"}
+    )
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
@@ -133,7 +142,9 @@ def test_audio_download_honours_range(owner: User, completed: dict[str, Any]) ->
     assert part.content == whole.content[100:1100]
     tail = owner.client.get(path, params=params, headers={"Range": "bytes=-10"})
     assert tail.status_code == 206 and tail.content == whole.content[-10:]
-    beyond = owner.client.get(path, params=params, headers={"Range": f"bytes={len(whole.content)}-"})
+    beyond = owner.client.get(
+        path, params=params, headers={"Range": f"bytes={len(whole.content)}-"}
+    )
     assert beyond.status_code == 416
 
 

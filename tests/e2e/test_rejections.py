@@ -41,7 +41,9 @@ def rejected_file(user: User, *pairs: tuple[str, bytes, str, bytes]) -> dict[str
 
 
 def test_a_text_file_named_wav_is_refused_for_its_content(user: User) -> None:
-    job = rejected_file(user, ("speech.wav", b"This is not audio at all.\n" * 20, "speech.txt", b"hello"))
+    job = rejected_file(
+        user, ("speech.wav", b"This is not audio at all.\n" * 20, "speech.txt", b"hello")
+    )
     assert job["status"] == "FAILED"
     [file] = job["files"]
     assert file["status"] == "REJECTED"
@@ -62,7 +64,9 @@ def test_a_transcript_without_usable_text_is_refused(user: User, text: bytes, re
     job = rejected_file(user, (audio_name, audio, "dr4-falr0_sx65.txt", text))
     [file] = job["files"]
     assert file["status"] == "REJECTED", file
-    assert file["error"].startswith("text_files[0] 'dr4-falr0_sx65.txt' ") and reason in file["error"]
+    assert (
+        file["error"].startswith("text_files[0] 'dr4-falr0_sx65.txt' ") and reason in file["error"]
+    )
 
 
 def test_a_utf8_bom_is_fine(user: User) -> None:
@@ -83,11 +87,16 @@ def test_mismatched_stems_are_422_naming_the_files(user: User, stack: Stack) -> 
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "unmatched_files"
-    assert error["details"] == {"audio_without_text": [audio_name], "text_without_audio": ["other.txt"]}
+    assert error["details"] == {
+        "audio_without_text": [audio_name],
+        "text_without_audio": ["other.txt"],
+    }
     assert object_keys(stack, f"incoming/{user.id}/") == []
 
 
-def test_a_file_over_the_limit_is_413_while_streaming_and_leaves_nothing(user: User, stack: Stack) -> None:
+def test_a_file_over_the_limit_is_413_while_streaming_and_leaves_nothing(
+    user: User, stack: Stack
+) -> None:
     big = bytes(TEST_MAX_FILE_BYTES + 1)
     response = submit(user, eval_pair(GOOD), ("big.wav", big, "big.txt", b"hello"))
     assert response.status_code == 413, response.text
@@ -101,7 +110,10 @@ def test_a_file_over_the_limit_is_413_while_streaming_and_leaves_nothing(user: U
     [
         ([], {}),
         ([("text_files[]", ("a.txt", b"hello"))], {}),
-        ([("audio_files[]", ("a.wav", b"x")), ("text_files[]", ("a.txt", b"x"))], {"language": "no such"}),
+        (
+            [("audio_files[]", ("a.wav", b"x")), ("text_files[]", ("a.txt", b"x"))],
+            {"language": "no such"},
+        ),
         ([("notes[]", ("a.txt", b"x"))], {}),
     ],
 )

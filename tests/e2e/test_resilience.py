@@ -1,0 +1,55 @@
+"""A worker killed mid-job loses nothing and does nothing twice."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from devstack import Stack
+from tests.e2e.helpers import EVAL, eval_pair, new_user, object_keys, query, submit, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def test_killing_the_aligner_mid_job_completes_it_exactly_once(stack: Stack) -> None:
+    user = new_user(stack)
+    names = sorted(
+        p.with_suffix("").relative_to(EVAL).as_posix() for p in (EVAL / "timit").glob("*.wav")
+    )
+    response = submit(user, *(eval_pair(name) for name in names))
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+
+    deadline = time.monotonic() + 120
+    while True:
+        job = user.client.get(f"/alignment/{job_id}").json()
+        if job["status"] == "PROCESSING" and job["progress"] >= 10:
+            break
+        assert job["status"] in {"PENDING", "STORED", "PROCESSING"}, "finished before the kill"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    stack.stop_service("aligner", kill=True)  # SIGKILL: no goodbye, no ack
+    stack.start_service("aligner")
+    stack.wait_ready(("aligner",))
+
+    job = wait_for(user, job_id, timeout=300)
+    assert job["status"] == "COMPLETED"
+    aligned = [f for f in job["files"] if f["status"] == "ALIGNED"]
+    assert len(aligned) >= len(names) // 2
+    assert all(f["status"] in {"ALIGNED", "FAILED"} for f in job["files"])
+
+    [(attempts, status)] = query(
+        stack, "aligner", "SELECT attempts, status FROM alignment_runs WHERE job_id = %s", job_id
+    )
+    assert (attempts, status) == (2, "COMPLETED")
+    done = query(
+        stack,
+        "aligner",
+        "SELECT COUNT(*) FROM outbox WHERE routing_key = 'alignment.done.v1' AND body LIKE %s",
+        f'%"job_id":"{job_id}"%',
+    )
+    assert done == [(1,)], "one AlignmentDone"
+    results = object_keys(stack, f"{user.id}/results/{job_id}/")
+    assert sorted(Path(k).suffix for k in results) == sorted([".json", ".TextGrid"] * len(aligned))
