@@ -9,7 +9,7 @@ PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := libs/contracts/src libs/servicekit/src deploy/local/src $(wildcard services/*/src)
-TESTS := libs/contracts/tests libs/servicekit/tests services/auth/tests services/gateway/tests tests
+TESTS := libs/contracts/tests libs/servicekit/tests $(wildcard services/*/tests) tests
 
 .PHONY: help system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
 

@@ -56,7 +56,7 @@ def test_a_text_file_named_wav_is_refused_for_its_content(user: User) -> None:
         (b"", "has no words to align"),
         (b"  \n\t ...  \n", "has no words to align"),
         (b"\xff\xfe\x00h\x00i", "is not UTF-8 text"),
-        (b"%PDF-1.7 binary", "is a pdf file"),
+        (b"%PDF-1.7 binary", "is a pdf file, not a transcript"),
     ],
 )
 def test_a_transcript_without_usable_text_is_refused(user: User, text: bytes, reason: str) -> None:

@@ -26,7 +26,8 @@ def _intervals(
 
 
 def to_textgrid(result: AlignmentResult) -> bytes:
-    duration = max(result.duration, max((w.end for w in result.words), default=0.0))
+    # Tiers end with the audio: an interval past it is cut there.
+    duration = result.duration or max((w.end for w in result.words), default=0.0)
     grid = textgrid.Textgrid(minTimestamp=0.0, maxTimestamp=duration)
     words = _intervals([(w.start, w.end, w.word) for w in result.words], duration)
     phones = _intervals([(p.start, p.end, p.phone) for p in result.phones], duration)

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import uuid
+import wave
+from pathlib import Path
+
+import pytest
+from praatio import textgrid
+
+from aligner_service.adapters.textgrid import to_textgrid
+from aligner_service.domain.quality import assess
+from aligner_service.domain.transcript import tokenize
+from aligner_service.engines.base import EngineFailed
+from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
+from contracts.results import AlignedPhone, AlignedWord, AlignmentQuality, AlignmentResult
+
+EVAL = Path(__file__).resolve().parents[5] / "shared" / "data" / "alignment-eval"
+
+
+def test_tokens_keep_the_written_form_and_a_lookup_key() -> None:
+    tokens = tokenize("Don\u2019t   stop: it's WELL-known, 42 times!")
+    assert [t.text for t in tokens] == ["Don\u2019t", "stop", "it's", "WELL-known", "42", "times"]
+    assert [t.key for t in tokens][:4] == ["don't", "stop", "it's", "well-known"]
+
+
+def test_quality_flags_missing_words_and_odd_durations() -> None:
+    good = [AlignedWord(word="a", start=0.0, end=0.3), AlignedWord(word="b", start=0.3, end=0.6)]
+    assert not assess(good, 2).low_quality
+    partial = assess(good, 4)
+    assert partial.low_quality and partial.aligned_share == 0.5
+    odd = [AlignedWord(word="a", start=0.0, end=5.0), AlignedWord(word="b", start=5.0, end=5.01)]
+    assert assess(odd, 2).suspicious_words == [0, 1] and assess(odd, 2).low_quality
+
+
+def test_textgrid_has_clean_word_and_phone_tiers() -> None:
+    result = AlignmentResult(
+        file_id=uuid.uuid4(),
+        audio_name="a.wav",
+        text_name="a.txt",
+        duration=1.0,
+        engine="test",
+        language="en",
+        words=[
+            AlignedWord(word="hi", start=0.1, end=0.5),
+            AlignedWord(word="you", start=0.45, end=1.2),
+        ],
+        phones=[AlignedPhone(phone="HH", start=0.1, end=0.2, word_index=0)],
+        quality=AlignmentQuality(words_total=2, words_aligned=2, aligned_share=1.0),
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "a.TextGrid"
+        path.write_bytes(to_textgrid(result))
+        grid = textgrid.openTextgrid(str(path), includeEmptyIntervals=False)
+    words = grid.getTier("words").entries
+    assert [(w.start, w.end, w.label) for w in words] == [(0.1, 0.5, "hi"), (0.5, 1.0, "you")]
+    assert grid.getTier("phones").entries[0].label == "HH"
+
+
+@pytest.fixture(scope="module")
+def engine() -> PocketSphinxEngine:
+    return PocketSphinxEngine()
+
+
+@pytest.mark.skipif(not EVAL.exists(), reason="the shared evaluation set is not beside the repo")
+def test_pocketsphinx_aligns_a_gold_utterance_within_30_ms(engine: PocketSphinxEngine) -> None:
+    base = EVAL / "timit" / "dr4-falr0_sx65"
+    with wave.open(str(base.with_suffix(".wav"))) as source:
+        pcm = source.readframes(source.getnframes())
+    reference = json.loads(base.with_suffix(".words.json").read_text())
+    words = [t.key for t in tokenize(base.with_suffix(".txt").read_text())]
+    output = engine.align(pcm, words)
+    errors = [abs(w.start - r["start"]) for w, r in zip(output.words, reference, strict=True)]
+    errors += [abs(w.end - r["end"]) for w, r in zip(output.words, reference, strict=True)]
+    assert sum(errors) / len(errors) < 0.030
+    assert output.phones and all(p.word_index is not None for p in output.phones)
+
+
+def test_pocketsphinx_refuses_rather_than_inventing_times(engine: PocketSphinxEngine) -> None:
+    silence = io.BytesIO(bytes(2 * 16000))
+    with pytest.raises(EngineFailed):
+        engine.align(silence.getvalue(), ["hello", "world", "again", "and", "again"])
+    assert engine.knows("hello") and not engine.knows("qwzxv")
