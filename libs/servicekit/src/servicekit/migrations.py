@@ -12,7 +12,10 @@ from sqlalchemy import Connection, MetaData, pool
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import create_async_engine
 
-__all__ = ["create_kit_tables_v1", "run_alembic_env", "upgrade_to_head"]
+__all__ = ["TIMESTAMP", "create_kit_tables_v1", "run_alembic_env", "upgrade_to_head"]
+
+# For migrations: microsecond DATETIME on MySQL/MariaDB (frozen here, unlike the live models).
+TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 def alembic_config(migrations_dir: Path, url: str) -> Config:
@@ -52,7 +55,7 @@ def run_alembic_env(target_metadata: list[MetaData], default_url: str) -> None:
 
 def create_kit_tables_v1() -> None:
     """The outbox and inbox tables as of kit v1; call from a service's first migration."""
-    timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    timestamp = TIMESTAMP
     op.create_table(
         "outbox",
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
