@@ -191,3 +191,24 @@ def test_an_idempotency_key_returns_the_same_job(owner: User) -> None:
 
 def _files(pair: tuple[str, bytes, str, bytes]) -> list[tuple[str, tuple[str, bytes]]]:
     return [("audio_files[]", (pair[0], pair[1])), ("text_files[]", (pair[2], pair[3]))]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "srt", "vtt"])
+def test_tabular_and_subtitle_formats_come_from_the_same_result(
+    owner: User, completed: dict[str, Any], fmt: str
+) -> None:
+    path = f"/alignment/{completed['id']}/result"
+    item = completed["files"][0]
+    words = owner.client.get(path, params={"format": "json", "file_id": item["id"]}).json()["words"]
+    response = owner.client.get(path, params={"format": fmt, "file_id": item["id"]})
+    assert response.status_code == 200, response.text
+    body = response.text
+    if fmt == "csv":
+        assert body.splitlines()[0] == "file,tier,start,end,label"
+        assert sum(line.split(",")[1] == "words" for line in body.splitlines()[1:]) == len(words)
+    else:
+        assert body.startswith("WEBVTT") if fmt == "vtt" else body.startswith("1\n")
+        assert all(w["word"] in body for w in words)
+    corpus = owner.client.get(path, params={"format": fmt, "level": "sentence"})
+    assert corpus.headers["content-type"] == "application/zip"
+    assert len(zipfile.ZipFile(io.BytesIO(corpus.content)).namelist()) == 2

@@ -15,6 +15,7 @@ class AlignedWord(BaseModel):
     start: float = Field(ge=0)
     end: float = Field(ge=0)
     score: float | None = Field(default=None, description="engine confidence, 0-1, if any")
+    sentence: int = Field(default=0, ge=0, description="index of its sentence in the transcript")
 
 
 class AlignedPhone(BaseModel):

@@ -26,6 +26,21 @@ def test_tokens_keep_the_written_form_and_a_lookup_key() -> None:
     assert [t.key for t in tokens][:4] == ["don't", "stop", "it's", "well-known"]
 
 
+def test_tokens_know_their_sentence() -> None:
+    tokens = tokenize('He said "stop." Then 3.5 km! Done? yes')
+    assert [(t.text, t.sentence) for t in tokens] == [
+        ("He", 0),
+        ("said", 0),
+        ("stop", 0),
+        ("Then", 1),
+        ("3", 1),
+        ("5", 1),
+        ("km", 1),
+        ("Done", 2),
+        ("yes", 3),
+    ]
+
+
 def test_quality_flags_missing_words_and_odd_durations() -> None:
     good = [AlignedWord(word="a", start=0.0, end=0.3), AlignedWord(word="b", start=0.3, end=0.6)]
     assert not assess(good, 2).low_quality

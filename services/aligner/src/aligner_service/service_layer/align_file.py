@@ -46,7 +46,13 @@ class FileAligner:
             raise EngineFailed("none of the transcript's words has a pronunciation")
         output = await asyncio.to_thread(engine.align, pcm, [t.key for t in known])
         words = [
-            AlignedWord(word=t.text, start=round(w.start, 3), end=round(w.end, 3), score=w.score)
+            AlignedWord(
+                word=t.text,
+                start=round(w.start, 3),
+                end=round(w.end, 3),
+                score=w.score,
+                sentence=t.sentence,
+            )
             for t, w in zip(known, output.words, strict=True)
         ]
         result = AlignmentResult(

@@ -13,6 +13,8 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from contracts.results import AlignmentResult
+from gateway_service.adapters.formats import RENDERED_FORMATS, render
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
 from gateway_service.adapters.upload import BadUpload, MultipartUpload, UploadTooLarge
 from gateway_service.adapters.wav import NotCanonicalWav, parse_header, segment_range, wav_bytes
@@ -30,8 +32,13 @@ __all__ = ["router"]
 router = APIRouter(prefix="/alignment", tags=["alignment"])
 
 MAX_SEGMENT_SECONDS = 600.0
-MEDIA_TYPES = {"json": "application/json", "textgrid": "text/plain; charset=utf-8"}
-SUFFIXES = {"json": ".json", "textgrid": ".TextGrid"}
+MEDIA_TYPES = {"json": "application/json", "textgrid": "text/plain; charset=utf-8"} | {
+    name: media for name, (media, _) in RENDERED_FORMATS.items()
+}
+SUFFIXES = {"json": ".json", "textgrid": ".TextGrid"} | {
+    name: suffix for name, (_, suffix) in RENDERED_FORMATS.items()
+}
+ResultFormat = Literal["json", "textgrid", "csv", "srt", "vtt"]
 
 UPLOAD_SCHEMA = {
     "requestBody": {
@@ -213,10 +220,12 @@ async def get_result(
     job_id: UUID,
     user: CurrentUser,
     objects: ObjectStore,
-    format: Annotated[Literal["json", "textgrid"], Query()] = "json",
+    format: Annotated[ResultFormat, Query()] = "json",
     file_id: UUID | None = None,
+    level: Annotated[Literal["word", "sentence"], Query()] = "word",
 ) -> Response:
-    """One file's alignment, or a zip of every aligned file of the corpus."""
+    """One file's alignment, or a zip of every aligned file of the corpus. Subtitles
+    (srt, vtt) have a cue per word, or per sentence with ``level=sentence``."""
     job = await _load(request, user.user_id, job_id)
     if file_id is not None or len(job.files) == 1:
         f = _pick_file(job, file_id)
@@ -225,7 +234,7 @@ async def get_result(
             raise ApiError(
                 409, "result_not_ready", f"'{f.audio_name}' is {f.status.value}", {"error": f.error}
             )
-        body = await _read(objects, f.result_keys[format])
+        body = await _result(objects, f, format, level)
         return Response(
             body, media_type=MEDIA_TYPES[format], headers=_attachment(f.stem + SUFFIXES[format])
         )
@@ -241,13 +250,20 @@ async def get_result(
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for f in aligned:
             zf.writestr(
-                _safe_name(f.stem) + SUFFIXES[format], await _read(objects, f.result_keys[format])
+                _safe_name(f.stem) + SUFFIXES[format], await _result(objects, f, format, level)
             )
     return Response(
         archive.getvalue(),
         media_type="application/zip",
         headers=_attachment(f"{job.id}-{format}.zip"),
     )
+
+
+async def _result(objects: Objects, f: FileRecord, fmt: str, level: str) -> bytes:
+    if fmt in f.result_keys:  # stored by the aligner
+        return await _read(objects, f.result_keys[fmt])
+    result = AlignmentResult.model_validate_json(await _read(objects, f.result_keys["json"]))
+    return render(result, fmt, level, f.stem)
 
 
 async def _read(objects: Objects, key: str, offset: int = 0, length: int = 0) -> bytes:
