@@ -8,15 +8,16 @@ PACKAGES := libs/contracts libs/servicekit deploy/local \
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SOURCES := libs/contracts/src libs/servicekit/src deploy/local/src $(wildcard services/*/src)
+SOURCES := services/aligner/bench libs/contracts/src libs/servicekit/src deploy/local/src $(wildcard services/*/src)
 TESTS := libs/contracts/tests libs/servicekit/tests $(wildcard services/*/tests) tests
 
-.PHONY: help system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
+.PHONY: help bench bench-accuracy bench-speed system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
 
 help:
 	@echo "make dev        run all five services, an S3 server and the setup, in the foreground"
 	@echo "make test       run every test (unit, integration, end-to-end) on real services"
 	@echo "make lint       ruff and mypy"
+	@echo "make bench      accuracy (bench-accuracy) and throughput (bench-speed) of the aligner"
 	@echo "make contracts  regenerate the AsyncAPI document and JSON Schemas"
 
 # ffmpeg decodes uploads (storage); installed from Debian's packages where it is missing.
@@ -57,6 +58,14 @@ lint: venv
 format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: bench-accuracy bench-speed
+
+bench-accuracy: venv
+	$(BIN)/python services/aligner/bench/accuracy.py
+
+bench-speed: venv
+	$(BIN)/python services/aligner/bench/speed.py
 
 contracts: venv
 	$(BIN)/python -m contracts.export

@@ -1,0 +1,177 @@
+"""Word and phone boundary accuracy of every available engine on the shared evaluation set.
+
+    python services/aligner/bench/accuracy.py [--data ../shared/data/alignment-eval]
+
+Prints, per engine and per set (gold: hand-labelled TIMIT and praatio; silver: MFA output),
+word-boundary error (mean, median, share within 10/25/50/100 ms), phone-boundary error
+against TIMIT mapped to the 39-phone set, failed files, real-time factor with the model
+warm, start-up time and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import resource
+import statistics
+import time
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from aligner_service.domain.transcript import tokenize
+from aligner_service.engines.base import Engine, EngineFailed
+from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
+
+GOLD = ("timit", "praatio")
+ENGINES: dict[str, Callable[[], Engine]] = {"pocketsphinx": PocketSphinxEngine}
+
+# TIMIT's 61 phones to the 39-phone set (Lee & Hon); closures join the stop that follows.
+TIMIT_TO_39 = {
+    "ao": "aa", "ax": "ah", "ax-h": "ah", "axr": "er", "hv": "hh", "ix": "ih", "el": "l",
+    "em": "m", "en": "n", "nx": "n", "eng": "ng", "zh": "sh", "ux": "uw",
+}  # fmt: skip
+CLOSURES = {"bcl", "dcl", "gcl", "pcl", "tcl", "kcl"}
+SILENCES = {"h#", "pau", "epi", "q", "sil", "sp", ""}
+
+
+@dataclass
+class Tally:
+    word_errors: list[float] = field(default_factory=list)
+    phone_errors: list[float] = field(default_factory=list)
+    files: int = 0
+    failed: list[str] = field(default_factory=list)
+    words_expected: int = 0
+    words_matched: int = 0
+    seconds_audio: float = 0.0
+    seconds_spent: float = 0.0
+
+
+def reference_phones(path: Path) -> list[tuple[str, float, float]]:
+    phones: list[tuple[str, float, float]] = []
+    pending_start: float | None = None
+    for p in json.loads(path.read_text()):
+        label = p["phone"].lower()
+        if label in CLOSURES:
+            pending_start = p["start"] if pending_start is None else pending_start
+            continue
+        if label in SILENCES:
+            pending_start = None
+            continue
+        start = pending_start if pending_start is not None else p["start"]
+        phones.append((TIMIT_TO_39.get(label, label), start, p["end"]))
+        pending_start = None
+    return phones
+
+
+def boundaries(
+    got: list[tuple[str, float, float]], want: list[tuple[str, float, float]]
+) -> tuple[list[float], int]:
+    """Errors of start and end of every reference item matched (same label, in order)."""
+    matcher = difflib.SequenceMatcher(a=[g[0] for g in got], b=[w[0] for w in want], autojunk=False)
+    errors: list[float] = []
+    matched = 0
+    for block in matcher.get_matching_blocks():
+        for i in range(block.size):
+            g, w = got[block.a + i], want[block.b + i]
+            errors += [abs(g[1] - w[1]), abs(g[2] - w[2])]
+            matched += 1
+    return errors, matched
+
+
+def byte_slipped(pcm: bytes, window: int = 3200) -> bool:
+    """PCM that a lost byte has shifted: loud noise that reads as smooth speech one byte on.
+    (16 files of the shared TIMIT sample are damaged so; no aligner can use them as is.)"""
+    slipped = 0
+    for i in range(0, len(pcm) - window, window):
+        as_is = np.frombuffer(pcm[i : i + window], "<i2").astype(float)
+        shifted = np.frombuffer(pcm[i + 1 : i + window - 1], "<i2").astype(float)
+        roughness = [np.abs(np.diff(x)).mean() / max(np.abs(x).mean(), 1) for x in (as_is, shifted)]
+        slipped += np.sqrt((as_is**2).mean()) > 8000 and roughness[1] < 0.7 * roughness[0]
+    return slipped > 3
+
+
+def run(engine: Engine, folder: Path, tally: Tally) -> None:
+    for wav_path in sorted(folder.glob("*.wav")):
+        base = wav_path.with_suffix("")
+        with wave.open(str(wav_path)) as source:
+            pcm = source.readframes(source.getnframes())
+            duration = source.getnframes() / source.getframerate()
+        tokens = tokenize(base.with_suffix(".txt").read_text(encoding="utf-8"))
+        known = [t for t in tokens if engine.knows(t.key)]
+        reference = json.loads(Path(f"{base}.words.json").read_text())
+        want = [(tokenize(w["word"])[0].key if tokenize(w["word"]) else "", w["start"], w["end"])
+                for w in reference]  # fmt: skip
+        tally.files += 1
+        tally.words_expected += len(want)
+        tally.seconds_audio += duration
+        started = time.perf_counter()
+        try:
+            output = engine.align(pcm, [t.key for t in known])
+        except EngineFailed:
+            damaged = " (damaged: byte-slipped PCM)" if byte_slipped(pcm) else ""
+            tally.failed.append(wav_path.name + damaged)
+            continue
+        finally:
+            tally.seconds_spent += time.perf_counter() - started
+        got = [(t.key, w.start, w.end) for t, w in zip(known, output.words, strict=True)]
+        errors, matched = boundaries(got, want)
+        tally.word_errors += errors
+        tally.words_matched += matched
+        phones_path = Path(f"{base}.phones.json")
+        if folder.name == "timit" and phones_path.exists() and output.phones:
+            got_phones = [(p.phone.lower(), p.start, p.end) for p in output.phones]
+            tally.phone_errors += boundaries(got_phones, reference_phones(phones_path))[0]
+
+
+def describe(errors: list[float]) -> str:
+    if not errors:
+        return "n/a"
+    within = [sum(e <= t for e in errors) / len(errors) for t in (0.010, 0.025, 0.050, 0.100)]
+    mean, median = 1000 * statistics.mean(errors), 1000 * statistics.median(errors)
+    shares = " / ".join(f"{100 * w:3.0f}%" for w in within)
+    return f"mean {mean:5.1f} ms  median {median:5.1f} ms  <=10/25/50/100 ms {shares}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    default = Path(__file__).resolve().parents[4] / "shared" / "data" / "alignment-eval"
+    parser.add_argument("--data", type=Path, default=default)
+    args = parser.parse_args()
+    for name, factory in ENGINES.items():
+        started = time.perf_counter()
+        engine = factory()
+        startup = time.perf_counter() - started
+        print(f"engine {name}: start-up {startup:.2f} s")
+        for group in ("gold", "silver"):
+            folders = sorted(
+                f for f in args.data.iterdir()
+                if f.is_dir() and ((f.name in GOLD) == (group == "gold"))
+            )  # fmt: skip
+            for folder in folders:
+                tally = Tally()
+                run(engine, folder, tally)
+                rtf = tally.seconds_spent / tally.seconds_audio if tally.seconds_audio else 0
+                matched = f"{tally.words_matched}/{tally.words_expected}"
+                print(
+                    f"  [{group}] {folder.name:12} files {tally.files:3}"
+                    f"  failed {len(tally.failed):2}  words matched {matched}  RTF {rtf:.3f}"
+                )
+                print(f"      words:  {describe(tally.word_errors)}")
+                if tally.phone_errors:
+                    print(f"      phones: {describe(tally.phone_errors)} (TIMIT 39-phone set)")
+                if tally.failed:
+                    damaged = sum("damaged" in f for f in tally.failed)
+                    print(f"      failed: {len(tally.failed)}, of which {damaged} damaged input:")
+                    for failed in tally.failed:
+                        print(f"        {failed}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
