@@ -98,3 +98,25 @@ def test_pocketsphinx_refuses_rather_than_inventing_times(engine: PocketSphinxEn
     with pytest.raises(EngineFailed):
         engine.align(silence.getvalue(), ["hello", "world", "again", "and", "again"])
     assert engine.knows("hello") and not engine.knows("qwzxv")
+
+
+def test_edges_beside_pauses_move_in_to_where_the_sound_is() -> None:
+    import math
+
+    from aligner_service.domain.refine import tighten_pause_edges
+    from aligner_service.engines.base import PhoneTiming, WordTiming
+
+    def tone(seconds: float) -> list[int]:
+        return [
+            int(8000 * math.sin(2 * math.pi * 220 * n / 16000)) for n in range(int(16000 * seconds))
+        ]
+
+    samples = [0] * 8000 + tone(0.5) + tone(0.5) + [0] * 8000  # 0.5 s quiet, 1 s sound, quiet
+    pcm = b"".join(s.to_bytes(2, "little", signed=True) for s in samples)
+    words = [WordTiming(0.3, 1.0), WordTiming(1.0, 1.8)]  # loose at the pauses, shared inside
+    phones = [PhoneTiming("AH", 0.3, 0.6, 0), PhoneTiming("B", 1.5, 1.8, 1)]
+    tight, clipped = tighten_pause_edges(pcm, words, phones)
+    assert tight[0].start == pytest.approx(0.5, abs=0.011)
+    assert tight[1].end == pytest.approx(1.5, abs=0.011)
+    assert (tight[0].end, tight[1].start) == (1.0, 1.0)  # the shared boundary stays
+    assert clipped[0].start == tight[0].start and len(clipped) == 1  # a phone in silence goes

@@ -9,6 +9,7 @@ from pathlib import Path
 import pocketsphinx
 from pocketsphinx import Decoder
 
+from aligner_service.domain.refine import tighten_pause_edges
 from aligner_service.engines.base import EngineFailed, EngineOutput, PhoneTiming, WordTiming
 
 __all__ = ["PocketSphinxEngine"]
@@ -43,6 +44,7 @@ class PocketSphinxEngine:
         with self._lock:
             timings = self._align_words(pcm16k, words)
             phones = self._align_phones(pcm16k, timings)
+        timings, phones = tighten_pause_edges(pcm16k, timings, phones)
         return EngineOutput(words=timings, phones=phones)
 
     def _decode(self, pcm16k: bytes) -> None:
