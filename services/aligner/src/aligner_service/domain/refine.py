@@ -26,7 +26,8 @@ def _frame_levels(pcm: bytes) -> np.ndarray:
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
     size = int(SAMPLE_RATE * FRAME_SECONDS)
     frames = samples[: len(samples) // size * size].reshape(-1, size)
-    return 10 * np.log10((frames**2).mean(axis=1) + 1.0)
+    levels: np.ndarray = 10 * np.log10((frames**2).mean(axis=1) + 1.0)
+    return levels
 
 
 def tighten_pause_edges(
