@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aligner_service.engines.base import Engine
+from aligner_service.engines.mfa_engine import MfaEngine
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.registry import EngineRegistry
 from aligner_service.entrypoints.events import register_consumers
@@ -22,7 +23,10 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     settings = settings or AlignerSettings()  # type: ignore[call-arg]
     runtime = ServiceRuntime("aligner", settings, MIGRATIONS)
     objects = runtime.use_object_store(settings.s3)
-    factories: dict[str, Callable[[], Engine]] = {"pocketsphinx": PocketSphinxEngine}
+    factories: dict[str, Callable[[], Engine]] = {
+        "pocketsphinx": PocketSphinxEngine,
+        "mfa": lambda: MfaEngine(settings.mfa_command),
+    }
     engines = EngineRegistry(factories, settings.default_engine)
 
     async def warm_up() -> None:

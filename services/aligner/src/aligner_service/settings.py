@@ -14,5 +14,6 @@ class AlignerSettings(ServiceSettings):
     http_port: int = 8003
     s3: S3Settings = S3Settings()
     default_engine: str = "pocketsphinx"
+    mfa_command: str = "mfa"
     # A job is attempted at most this often (a crash mid-job counts): one retry, then FAILED.
     max_attempts: int = Field(default=2, ge=1, le=5)
