@@ -139,3 +139,21 @@ def test_silence_or_noise_ends_aligned_or_failed_with_a_reason(user: User, kind:
     assert job["status"] in {"COMPLETED", "FAILED"}
     if file["status"] != "ALIGNED":
         assert file["status"] == "FAILED" and file["error"]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ({"engine": "mfa"}, "Montreal Forced Aligner is not available on this worker"),
+        ({"engine": "no-such-engine"}, "no engine named 'no-such-engine'"),
+        ({"language": "de"}, "does not align language 'de'"),
+    ],
+)
+def test_an_engine_that_cannot_do_the_job_fails_it_with_the_reason(
+    user: User, data: dict[str, str], reason: str
+) -> None:
+    response = submit(user, eval_pair(GOOD), **data)
+    assert response.status_code == 202, response.text
+    job = wait_for(user, response.json()["id"], timeout=60)
+    assert job["status"] == "FAILED"
+    assert reason in job["files"][0]["error"]
