@@ -1,6 +1,6 @@
 # One image for every service; the command picks which one runs.
 FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg curl \
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg espeak-ng curl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY constraints.txt ./

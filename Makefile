@@ -20,11 +20,13 @@ help:
 	@echo "make bench      accuracy (bench-accuracy) and throughput (bench-speed) of the aligner"
 	@echo "make contracts  regenerate the AsyncAPI document and JSON Schemas"
 
-# ffmpeg decodes uploads (storage); installed from Debian's packages where it is missing.
+# ffmpeg decodes uploads (storage); espeak-ng pronounces words outside the dictionary
+# (aligner). Installed from Debian's packages where missing.
 system-deps:
-	@command -v ffmpeg >/dev/null || { \
-	  echo "installing ffmpeg"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg; }
+	@command -v ffmpeg >/dev/null && command -v espeak-ng >/dev/null || { \
+	  echo "installing ffmpeg and espeak-ng"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg espeak-ng; }
 
 venv: $(STAMP)
 

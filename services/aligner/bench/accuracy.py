@@ -102,6 +102,7 @@ def run(engine: Engine, folder: Path, tally: Tally) -> None:
             pcm = source.readframes(source.getnframes())
             duration = source.getnframes() / source.getframerate()
         tokens = tokenize(base.with_suffix(".txt").read_text(encoding="utf-8"))
+        engine.learn([t.key for t in tokens])  # as the service does: guess what is missing
         known = [t for t in tokens if engine.knows(t.key)]
         reference = json.loads(Path(f"{base}.words.json").read_text())
         want = [(tokenize(w["word"])[0].key if tokenize(w["word"]) else "", w["start"], w["end"])

@@ -37,6 +37,7 @@ def main() -> None:
     failed = 0
     started = time.perf_counter()
     for pcm, words in itertools.islice(itertools.cycle(corpus), args.files):
+        engine.learn(words)
         known = [w for w in words if engine.knows(w)]
         t = time.perf_counter()
         try:

@@ -45,5 +45,8 @@ class AlignmentResult(BaseModel):
     language: str
     words: list[AlignedWord]
     phones: list[AlignedPhone]
-    oov: list[str] = Field(default_factory=list, description="words without a pronunciation")
+    oov: list[str] = Field(
+        default_factory=list,
+        description="words not in the dictionary (aligned with a guessed pronunciation if any)",
+    )
     quality: AlignmentQuality

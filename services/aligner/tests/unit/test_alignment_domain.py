@@ -14,6 +14,7 @@ from aligner_service.adapters.textgrid import to_textgrid
 from aligner_service.domain.quality import assess
 from aligner_service.domain.transcript import tokenize
 from aligner_service.engines.base import EngineFailed
+from aligner_service.engines.g2p import EspeakG2P, ipa_to_arpabet
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from contracts.results import AlignedPhone, AlignedWord, AlignmentQuality, AlignmentResult
 
@@ -120,3 +121,15 @@ def test_edges_beside_pauses_move_in_to_where_the_sound_is() -> None:
     assert tight[1].end == pytest.approx(1.5, abs=0.011)
     assert (tight[0].end, tight[1].start) == (1.0, 1.0)  # the shared boundary stays
     assert clipped[0].start == tight[0].start and len(clipped) == 1  # a phone in silence goes
+
+
+@pytest.mark.skipif(not EspeakG2P().available, reason="espeak-ng is not installed")
+def test_words_outside_the_dictionary_get_a_pronunciation(engine: PocketSphinxEngine) -> None:
+    assert not engine.knows("gruffalo")
+    assert engine.learn(["gruffalo", "hello", "gruffalo"]) == ["gruffalo"]
+    assert engine.knows("gruffalo")
+
+
+def test_ipa_becomes_cmu_arpabet() -> None:
+    assert ipa_to_arpabet("ɡɹˈʌfəlˌo\u200dʊ") == ["G", "R", "AH", "F", "AH", "L", "OW"]
+    assert ipa_to_arpabet("kjˈuːbɚnˌiːts") == ["K", "Y", "UW", "B", "ER", "N", "IY", "T", "S"]

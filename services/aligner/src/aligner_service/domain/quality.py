@@ -11,7 +11,7 @@ MIN_WORD_SECONDS = 0.02
 MIN_ALIGNED_SHARE = 0.9
 
 
-def assess(words: list[AlignedWord], words_total: int) -> AlignmentQuality:
+def assess(words: list[AlignedWord], words_total: int, guessed: int = 0) -> AlignmentQuality:
     suspicious = [
         i
         for i, w in enumerate(words)
@@ -19,6 +19,8 @@ def assess(words: list[AlignedWord], words_total: int) -> AlignmentQuality:
     ]
     share = len(words) / words_total if words_total else 0.0
     notes = []
+    if guessed:
+        notes.append(f"{guessed} words were not in the dictionary; their pronunciation was guessed")
     if share < MIN_ALIGNED_SHARE:
         notes.append(f"only {len(words)} of {words_total} words could be aligned")
     if suspicious:

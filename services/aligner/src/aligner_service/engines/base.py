@@ -50,5 +50,8 @@ class Engine(Protocol):
     def knows(self, word: str) -> bool:
         """Whether the engine has a pronunciation for this (lower-cased) word."""
 
+    def learn(self, words: list[str]) -> list[str]:
+        """Find pronunciations for unknown words where it can; returns those it learnt."""
+
     def align(self, pcm16k: bytes, words: list[str]) -> EngineOutput:
         """Align 16 kHz mono 16-bit PCM with known words; blocking, CPU-bound."""

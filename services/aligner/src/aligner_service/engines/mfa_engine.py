@@ -87,6 +87,9 @@ class MfaEngine:
     def knows(self, word: str) -> bool:
         return True  # MFA maps unknown words to <unk> itself
 
+    def learn(self, words: list[str]) -> list[str]:
+        return []
+
     def align(self, pcm16k: bytes, words: list[str]) -> EngineOutput:
         with tempfile.TemporaryDirectory(prefix="mfa-") as scratch:
             corpus, output = Path(scratch) / "corpus", Path(scratch) / "out"

@@ -11,6 +11,7 @@ from pocketsphinx import Decoder
 
 from aligner_service.domain.refine import tighten_pause_edges
 from aligner_service.engines.base import EngineFailed, EngineOutput, PhoneTiming, WordTiming
+from aligner_service.engines.g2p import EspeakG2P
 
 __all__ = ["PocketSphinxEngine"]
 
@@ -24,7 +25,7 @@ class PocketSphinxEngine:
     languages: tuple[str, ...] = ("en",)
     outputs_phones = True
 
-    def __init__(self) -> None:
+    def __init__(self, g2p: EspeakG2P | None = None) -> None:
         # Loaded once per worker process and kept warm.
         self._decoder = Decoder(lm=None, loglevel="FATAL")
         dictionary = Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
@@ -34,9 +35,19 @@ class PocketSphinxEngine:
             if line
         }
         self._lock = threading.Lock()  # one decoder, one utterance at a time
+        self._g2p = g2p or EspeakG2P()
 
     def knows(self, word: str) -> bool:
         return word in self._vocabulary
+
+    def learn(self, words: list[str]) -> list[str]:
+        unknown = sorted({w for w in words if w not in self._vocabulary})
+        learnt = self._g2p.pronounce(unknown)
+        with self._lock:
+            for word, phones in learnt.items():
+                self._decoder.add_word(word, " ".join(phones), True)
+                self._vocabulary.add(word)
+        return sorted(learnt)
 
     def align(self, pcm16k: bytes, words: list[str]) -> EngineOutput:
         if not words:

@@ -41,6 +41,8 @@ class FileAligner:
     ) -> tuple[AlignmentResult, dict[str, str]]:
         pcm = _pcm(await self._objects.get_bytes(file.audio_key))
         tokens = tokenize((await self._objects.get_bytes(file.text_key)).decode("utf-8"))
+        oov = [t.text for t in tokens if not engine.knows(t.key)]
+        guessed = await asyncio.to_thread(engine.learn, [t.key for t in tokens])
         known = [t for t in tokens if engine.knows(t.key)]
         if not known:
             raise EngineFailed("none of the transcript's words has a pronunciation")
@@ -72,8 +74,8 @@ class FileAligner:
                 )
                 for p in output.phones
             ],
-            oov=[t.text for t in tokens if not engine.knows(t.key)],
-            quality=assess(words, len(tokens)),
+            oov=oov,
+            quality=assess(words, len(tokens), guessed=len(guessed)),
         )
         keys = result_keys(user_id, job_id, file.corpus_file_id)
         await self._objects.put_bytes(
