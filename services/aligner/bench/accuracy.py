@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import io
 import json
+import random
 import resource
 import statistics
+import subprocess
 import time
 import wave
 from collections.abc import Callable
@@ -22,19 +25,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import resample_poly
 
 from aligner_service.domain.transcript import tokenize
-from aligner_service.engines.base import Engine, EngineFailed
+from aligner_service.engines.base import Engine, EngineFailed, supports
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
+from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
 
 GOLD = ("timit", "praatio")
-ENGINES: dict[str, Callable[[], Engine]] = {"pocketsphinx": PocketSphinxEngine}
+ENGINES: dict[str, Callable[[], Engine]] = {
+    "pocketsphinx": PocketSphinxEngine,
+    "tts-dtw": TtsDtwEngine,
+}
+# Synthetic speech with known boundaries for languages without a real reference here:
+# each word spoken alone by espeak-ng in another voice and pace, joined with pauses.
+SYNTHETIC = {
+    "de": "Der schnelle braune Fuchs springt heute Morgen über den faulen Hund am Fluss",
+    "fr": "Le petit chat gris dort tranquillement sur le canapé de la grand-mère ce soir",
+    "es": "Mañana por la mañana vamos a visitar el museo de arte moderno con mis amigos",
+    "pt": "O menino comprou pão fresco na padaria da esquina antes de ir para a escola",
+    "it": "La settimana prossima andremo al mare con tutta la famiglia se il tempo è bello",
+    "nl": "Mijn buurman fietst elke ochtend naar zijn werk langs het kanaal in de stad",
+}
 
 # TIMIT's 61 phones to the 39-phone set (Lee & Hon); closures join the stop that follows.
 TIMIT_TO_39 = {
-    "ao": "aa", "ax": "ah", "ax-h": "ah", "axr": "er", "hv": "hh", "ix": "ih", "el": "l",
-    "em": "m", "en": "n", "nx": "n", "eng": "ng", "zh": "sh", "ux": "uw",
-}  # fmt: skip
+    "ao": "aa",
+    "ax": "ah",
+    "ax-h": "ah",
+    "axr": "er",
+    "hv": "hh",
+    "ix": "ih",
+    "el": "l",
+    "em": "m",
+    "en": "n",
+    "nx": "n",
+    "eng": "ng",
+    "zh": "sh",
+    "ux": "uw",
+}
 CLOSURES = {"bcl", "dcl", "gcl", "pcl", "tcl", "kcl"}
 SILENCES = {"h#", "pau", "epi", "q", "sil", "sp", ""}
 
@@ -105,14 +134,16 @@ def run(engine: Engine, folder: Path, tally: Tally) -> None:
         engine.learn([t.key for t in tokens])  # as the service does: guess what is missing
         known = [t for t in tokens if engine.knows(t.key)]
         reference = json.loads(Path(f"{base}.words.json").read_text())
-        want = [(tokenize(w["word"])[0].key if tokenize(w["word"]) else "", w["start"], w["end"])
-                for w in reference]  # fmt: skip
+        want = [
+            (tokenize(w["word"])[0].key if tokenize(w["word"]) else "", w["start"], w["end"])
+            for w in reference
+        ]
         tally.files += 1
         tally.words_expected += len(want)
         tally.seconds_audio += duration
         started = time.perf_counter()
         try:
-            output = engine.align(pcm, [t.key for t in known])
+            output = engine.align(pcm, [t.key for t in known], "en-us")
         except EngineFailed:
             damaged = " (damaged: byte-slipped PCM)" if byte_slipped(pcm) else ""
             tally.failed.append(wav_path.name + damaged)
@@ -127,6 +158,55 @@ def run(engine: Engine, folder: Path, tally: Tally) -> None:
         if folder.name == "timit" and phones_path.exists() and output.phones:
             got_phones = [(p.phone.lower(), p.start, p.end) for p in output.phones]
             tally.phone_errors += boundaries(got_phones, reference_phones(phones_path))[0]
+
+
+def synthetic_utterance(
+    sentence: str, language: str, rng: random.Random
+) -> tuple[bytes, list[tuple[str, float, float]]]:
+    """16 kHz speech of the sentence, word by word in a female variant voice, with pauses."""
+    pieces, words, t = [], [], 0.0
+    for word in sentence.split():
+        spoken = subprocess.run(
+            [
+                "espeak-ng",
+                "-v",
+                f"{language}+f3",
+                "-s",
+                str(rng.randint(130, 190)),
+                "--stdout",
+                word,
+            ],
+            capture_output=True,
+            check=True,
+        ).stdout
+        with wave.open(io.BytesIO(spoken)) as source:
+            rate = source.getframerate()
+            samples = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
+        samples = resample_poly(samples.astype(np.float64), 16_000, rate)
+        loud = np.flatnonzero(np.abs(samples) > 50)
+        samples = samples[loud[0] : loud[-1] + 1]
+        pause = np.zeros(int(16_000 * rng.uniform(0.0, 0.25)))
+        pieces += [pause, samples]
+        t += len(pause) / 16_000
+        words.append((word.lower(), t, t + len(samples) / 16_000))
+        t += len(samples) / 16_000
+    pieces.append(np.zeros(4000))
+    pcm = np.clip(np.concatenate(pieces), -32768, 32767).astype("<i2").tobytes()
+    return pcm, words
+
+
+def run_synthetic(engine: Engine) -> None:
+    rng = random.Random(11)
+    for language, sentence in SYNTHETIC.items():
+        if not supports(engine, language):
+            continue
+        pcm, want = synthetic_utterance(sentence, language, rng)
+        started = time.perf_counter()
+        output = engine.align(pcm, [w for w, _, _ in want], language)
+        rtf = (time.perf_counter() - started) / (len(pcm) / 32_000)
+        got = [(w, t.start, t.end) for (w, _, _), t in zip(want, output.words, strict=True)]
+        print(f"  [synthetic] {language:4} words {len(want):2}  RTF {rtf:.3f}")
+        print(f"      words:  {describe(boundaries(got, want)[0])}")
 
 
 def describe(errors: list[float]) -> str:
@@ -148,11 +228,14 @@ def main() -> None:
         engine = factory()
         startup = time.perf_counter() - started
         print(f"engine {name}: start-up {startup:.2f} s")
+        if name == "tts-dtw":
+            run_synthetic(engine)
         for group in ("gold", "silver"):
             folders = sorted(
-                f for f in args.data.iterdir()
+                f
+                for f in args.data.iterdir()
                 if f.is_dir() and ((f.name in GOLD) == (group == "gold"))
-            )  # fmt: skip
+            )
             for folder in folders:
                 tally = Tally()
                 run(engine, folder, tally)

@@ -41,7 +41,7 @@ def main() -> None:
         known = [w for w in words if engine.knows(w)]
         t = time.perf_counter()
         try:
-            engine.align(pcm, known)
+            engine.align(pcm, known, "en")
         except EngineFailed:
             failed += 1
         spent += time.perf_counter() - t

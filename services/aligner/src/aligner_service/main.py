@@ -10,6 +10,7 @@ from aligner_service.engines.base import Engine
 from aligner_service.engines.mfa_engine import MfaEngine
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.registry import EngineRegistry
+from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
 from aligner_service.entrypoints.events import register_consumers
 from aligner_service.service_layer.align_file import FileAligner
 from aligner_service.service_layer.align_job import AlignJobs
@@ -26,6 +27,7 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     factories: dict[str, Callable[[], Engine]] = {
         "pocketsphinx": PocketSphinxEngine,
         "mfa": lambda: MfaEngine(settings.mfa_command),
+        "tts-dtw": TtsDtwEngine,
     }
     engines = EngineRegistry(factories, settings.default_engine)
 

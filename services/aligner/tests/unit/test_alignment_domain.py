@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import subprocess
 import tempfile
 import uuid
 import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 from praatio import textgrid
+from scipy.signal import resample_poly
 
 from aligner_service.adapters.textgrid import to_textgrid
 from aligner_service.domain.quality import assess
@@ -87,7 +91,7 @@ def test_pocketsphinx_aligns_a_gold_utterance_within_30_ms(engine: PocketSphinxE
         pcm = source.readframes(source.getnframes())
     reference = json.loads(base.with_suffix(".words.json").read_text())
     words = [t.key for t in tokenize(base.with_suffix(".txt").read_text())]
-    output = engine.align(pcm, words)
+    output = engine.align(pcm, words, "en")
     errors = [abs(w.start - r["start"]) for w, r in zip(output.words, reference, strict=True)]
     errors += [abs(w.end - r["end"]) for w, r in zip(output.words, reference, strict=True)]
     assert sum(errors) / len(errors) < 0.030
@@ -97,7 +101,7 @@ def test_pocketsphinx_aligns_a_gold_utterance_within_30_ms(engine: PocketSphinxE
 def test_pocketsphinx_refuses_rather_than_inventing_times(engine: PocketSphinxEngine) -> None:
     silence = io.BytesIO(bytes(2 * 16000))
     with pytest.raises(EngineFailed):
-        engine.align(silence.getvalue(), ["hello", "world", "again", "and", "again"])
+        engine.align(silence.getvalue(), ["hello", "world", "again", "and", "again"], "en")
     assert engine.knows("hello") and not engine.knows("qwzxv")
 
 
@@ -133,3 +137,37 @@ def test_words_outside_the_dictionary_get_a_pronunciation(engine: PocketSphinxEn
 def test_ipa_becomes_cmu_arpabet() -> None:
     assert ipa_to_arpabet("ɡɹˈʌfəlˌo\u200dʊ") == ["G", "R", "AH", "F", "AH", "L", "OW"]
     assert ipa_to_arpabet("kjˈuːbɚnˌiːts") == ["K", "Y", "UW", "B", "ER", "N", "IY", "T", "S"]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_the_tts_dtw_engine_finds_words_of_another_language() -> None:
+    """German speech made word by word with known offsets (another voice than the engine's)."""
+    from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
+
+    engine = TtsDtwEngine()
+    assert {"de", "fr-fr", "es"} <= set(engine.languages)
+    words = ["guten", "morgen", "wir", "fahren", "heute", "mit", "dem", "zug", "nach", "berlin"]
+    pieces, spans, t = [], [], 0.0
+    for i, word in enumerate(words):
+        spoken = subprocess.run(
+            ["espeak-ng", "-v", "de+f3", "-s", "150", "--stdout", word],
+            capture_output=True,
+            check=True,
+        ).stdout
+        with wave.open(io.BytesIO(spoken)) as source:
+            rate = source.getframerate()
+            samples = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
+        samples = resample_poly(samples.astype(np.float64), 16000, rate)
+        loud = np.flatnonzero(np.abs(samples) > 50)
+        samples = samples[loud[0] : loud[-1] + 1]
+        pause = np.zeros(1600 * (i % 3))
+        pieces += [pause, samples]
+        t += len(pause) / 16000
+        spans.append((t, t + len(samples) / 16000))
+        t += len(samples) / 16000
+    pcm = np.concatenate([*pieces, np.zeros(3200)]).astype("<i2").tobytes()
+    output = engine.align(pcm, words, "de")
+    errors = [abs(w.start - s) for w, (s, _) in zip(output.words, spans, strict=True)]
+    errors += [abs(w.end - e) for w, (_, e) in zip(output.words, spans, strict=True)]
+    assert sum(errors) / len(errors) < 0.100
+    assert all(w.end > w.start for w in output.words)

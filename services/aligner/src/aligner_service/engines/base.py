@@ -53,5 +53,14 @@ class Engine(Protocol):
     def learn(self, words: list[str]) -> list[str]:
         """Find pronunciations for unknown words where it can; returns those it learnt."""
 
-    def align(self, pcm16k: bytes, words: list[str]) -> EngineOutput:
+    def align(self, pcm16k: bytes, words: list[str], language: str) -> EngineOutput:
         """Align 16 kHz mono 16-bit PCM with known words; blocking, CPU-bound."""
+
+
+def supports(engine: Engine, language: str) -> bool:
+    """'pt-BR' is served by a 'pt-br' or a 'pt' voice; 'en' by 'en' or 'en-us'."""
+    wanted = language.lower()
+    primary = wanted.split("-")[0]
+    return any(
+        code in (wanted, primary) or code.split("-")[0] == wanted for code in engine.languages
+    )

@@ -90,7 +90,7 @@ class MfaEngine:
     def learn(self, words: list[str]) -> list[str]:
         return []
 
-    def align(self, pcm16k: bytes, words: list[str]) -> EngineOutput:
+    def align(self, pcm16k: bytes, words: list[str], language: str = "en") -> EngineOutput:
         with tempfile.TemporaryDirectory(prefix="mfa-") as scratch:
             corpus, output = Path(scratch) / "corpus", Path(scratch) / "out"
             corpus.mkdir()

@@ -49,7 +49,7 @@ class PocketSphinxEngine:
                 self._vocabulary.add(word)
         return sorted(learnt)
 
-    def align(self, pcm16k: bytes, words: list[str]) -> EngineOutput:
+    def align(self, pcm16k: bytes, words: list[str], language: str = "en") -> EngineOutput:
         if not words:
             raise EngineFailed("there are no words to align")
         with self._lock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aligner_service.engines.base import Engine, EngineUnavailable
+from aligner_service.engines.base import Engine, EngineUnavailable, supports
 
 __all__ = ["EngineRegistry"]
 
@@ -19,6 +19,8 @@ class EngineRegistry:
         self.get(self._default, None)
 
     def get(self, name: str | None, language: str | None) -> Engine:
+        if name is None and language is not None:
+            name = self._default_for(language)
         name = name or self._default
         if name not in self._factories:
             raise EngineUnavailable(
@@ -27,9 +29,19 @@ class EngineRegistry:
         if name not in self._engines:
             self._engines[name] = self._factories[name]()
         engine = self._engines[name]
-        if language is not None and language not in engine.languages:
+        if language is not None and not supports(engine, language):
             raise EngineUnavailable(
                 f"the {name} engine does not align language '{language}' "
                 f"(it aligns: {', '.join(engine.languages)})"
             )
         return engine
+
+    def _default_for(self, language: str) -> str:
+        """The default engine if it speaks the language, else the first that does."""
+        for name in (self._default, *sorted(self._factories)):
+            try:
+                if supports(self.get(name, None), language):
+                    return name
+            except EngineUnavailable:
+                continue
+        return self._default

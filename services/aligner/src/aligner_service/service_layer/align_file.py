@@ -46,7 +46,7 @@ class FileAligner:
         known = [t for t in tokens if engine.knows(t.key)]
         if not known:
             raise EngineFailed("none of the transcript's words has a pronunciation")
-        output = await asyncio.to_thread(engine.align, pcm, [t.key for t in known])
+        output = await asyncio.to_thread(engine.align, pcm, [t.key for t in known], language)
         words = [
             AlignedWord(
                 word=t.text,
