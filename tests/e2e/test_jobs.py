@@ -212,3 +212,26 @@ def test_tabular_and_subtitle_formats_come_from_the_same_result(
     corpus = owner.client.get(path, params={"format": fmt, "level": "sentence"})
     assert corpus.headers["content-type"] == "application/zip"
     assert len(zipfile.ZipFile(io.BytesIO(corpus.content)).namelist()) == 2
+
+
+def test_validate_checks_the_texts_without_aligning(owner: User) -> None:
+    audio_name, audio, text_name, _ = eval_pair(CORPUS[0])
+    transcript = b"Hello gruffalo, the zyzzyva of Kubernetes"
+    response = owner.client.post(
+        "/alignment/",
+        files=[("audio_files[]", (audio_name, audio)), ("text_files[]", (text_name, transcript))],
+        data={"validate": "true"},
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["options"] == {"validate": True}
+    job = wait_for(owner, response.json()["id"])
+    assert job["status"] == "COMPLETED", job
+    report = owner.client.get(f"/alignment/{job['id']}/result", params={"format": "json"}).json()
+    assert report["words_total"] == 6
+    assert {"gruffalo", "zyzzyva", "kubernetes"} <= set(report["oov"])
+    assert "words" not in report  # nothing was aligned
+    textgrid_response = owner.client.get(
+        f"/alignment/{job['id']}/result", params={"format": "textgrid"}
+    )
+    assert textgrid_response.status_code == 409
+    assert textgrid_response.json()["error"]["code"] == "validation_only"

@@ -7,6 +7,8 @@ import io
 import wave
 from uuid import UUID
 
+from pydantic import BaseModel
+
 from aligner_service.adapters.textgrid import to_textgrid
 from aligner_service.domain.quality import assess
 from aligner_service.domain.transcript import tokenize
@@ -32,9 +34,44 @@ def _pcm(wav_bytes: bytes) -> bytes:
         return wav.readframes(wav.getnframes())
 
 
+class TextReport(BaseModel):
+    """What ``validate`` answers instead of an alignment: are the texts usable as they are?"""
+
+    file_id: UUID
+    text_name: str
+    words_total: int
+    oov: list[str]
+    oov_guessed: list[str]
+    oov_unpronounceable: list[str]
+    ready: bool
+
+
 class FileAligner:
     def __init__(self, objects: Objects) -> None:
         self._objects = objects
+
+    async def validate(
+        self, engine: Engine, user_id: UUID, job_id: UUID, file: StoredFile
+    ) -> tuple[TextReport, dict[str, str]]:
+        tokens = tokenize((await self._objects.get_bytes(file.text_key)).decode("utf-8"))
+        oov = sorted({t.key for t in tokens if not engine.knows(t.key)})
+        guessed = await asyncio.to_thread(engine.learn, oov)
+        report = TextReport(
+            file_id=file.corpus_file_id,
+            text_name=file.text_name,
+            words_total=len(tokens),
+            oov=oov,
+            oov_guessed=guessed,
+            oov_unpronounceable=[w for w in oov if w not in guessed],
+            ready=bool(tokens) and all(engine.knows(w) for w in oov),
+        )
+        key = result_keys(user_id, job_id, file.corpus_file_id)["json"].replace(
+            ".json", ".validation.json"
+        )
+        await self._objects.put_bytes(
+            key, report.model_dump_json(indent=1).encode(), "application/json"
+        )
+        return report, {"validation": key}
 
     async def align(
         self, engine: Engine, user_id: UUID, job_id: UUID, language: str, file: StoredFile

@@ -85,6 +85,18 @@ class AlignJobs:
     async def _align_one(self, engine: Engine, job: FilesStored, file: StoredFile) -> FileOutcome:
         for attempt in (1, 2):  # an unexpected error is retried once; an engine refusal is not
             try:
+                if job.options.get("validate"):
+                    report, keys = await self._aligner.validate(
+                        engine, job.user_id, job.job_id, file
+                    )
+                    return FileOutcome(
+                        corpus_file_id=file.corpus_file_id,
+                        status=AlignmentOutcome.COMPLETED,
+                        result_keys=keys,
+                        word_count=report.words_total,
+                        oov_count=len(report.oov),
+                        low_quality=not report.ready,
+                    )
                 result, keys = await self._aligner.align(
                     engine, job.user_id, job.job_id, job.language, file
                 )

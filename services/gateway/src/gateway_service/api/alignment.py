@@ -60,6 +60,7 @@ UPLOAD_SCHEMA = {
                         "language": {"type": "string", "default": "en"},
                         "engine": {"type": "string"},
                         "output": {"type": "string"},
+                        "validate": {"type": "boolean", "description": "check texts only"},
                     },
                 }
             }
@@ -260,6 +261,10 @@ async def get_result(
 
 
 async def _result(objects: Objects, f: FileRecord, fmt: str, level: str) -> bytes:
+    if "validation" in f.result_keys:  # a validate-only job: its report is the result
+        if fmt != "json":
+            raise ApiError(409, "validation_only", "this job only validated its texts: use json")
+        return await _read(objects, f.result_keys["validation"])
     if fmt in f.result_keys:  # stored by the aligner
         return await _read(objects, f.result_keys[fmt])
     result = AlignmentResult.model_validate_json(await _read(objects, f.result_keys["json"]))

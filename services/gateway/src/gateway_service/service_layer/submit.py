@@ -59,6 +59,11 @@ class Submissions:
         if engine is not None and not ENGINE.match(engine):
             raise InvalidSubmission("engine must be an engine name such as pocketsphinx")
         options: dict[str, Any] = {k: fields[k] for k in OPTION_FIELDS if fields.get(k)}
+        validate = fields.get("validate", "").lower()
+        if validate not in {"", "true", "false", "1", "0"}:
+            raise InvalidSubmission("validate must be true or false")
+        if validate in {"true", "1"}:
+            options["validate"] = True  # check the texts only; do not align
         now = utc_naive_now()
         job = JobRecord(
             id=job_id,
