@@ -171,3 +171,10 @@ def test_the_tts_dtw_engine_finds_words_of_another_language() -> None:
     errors += [abs(w.end - e) for w, (_, e) in zip(output.words, spans, strict=True)]
     assert sum(errors) / len(errors) < 0.100
     assert all(w.end > w.start for w in output.words)
+
+
+def test_files_too_long_for_one_search_are_refused_not_attempted(
+    engine: PocketSphinxEngine,
+) -> None:
+    with pytest.raises(EngineFailed, match="cannot be aligned yet: split the recording"):
+        engine.align(bytes(2 * 16000 * 181), ["hello"], "en")

@@ -13,6 +13,20 @@ __all__ = [
 ]
 
 
+# Until long files are aligned in chunks, one search over a whole file must stay bounded:
+# PocketSphinx needed about 840 MB for 165 s of speech, DTW grows with length times band.
+MAX_UNCHUNKED_SECONDS = 180
+
+
+def check_length(pcm16k: bytes) -> None:
+    seconds = len(pcm16k) / 32_000
+    if seconds > MAX_UNCHUNKED_SECONDS:
+        raise EngineFailed(
+            f"the audio lasts {seconds:.0f} s; files over {MAX_UNCHUNKED_SECONDS} s cannot be "
+            "aligned yet: split the recording and its transcript into shorter pairs"
+        )
+
+
 class EngineUnavailable(Exception):
     """No engine of that name, or none for that language, on this worker."""
 

@@ -10,7 +10,13 @@ import pocketsphinx
 from pocketsphinx import Decoder
 
 from aligner_service.domain.refine import tighten_pause_edges
-from aligner_service.engines.base import EngineFailed, EngineOutput, PhoneTiming, WordTiming
+from aligner_service.engines.base import (
+    EngineFailed,
+    EngineOutput,
+    PhoneTiming,
+    WordTiming,
+    check_length,
+)
 from aligner_service.engines.g2p import EspeakG2P
 
 __all__ = ["PocketSphinxEngine"]
@@ -52,6 +58,7 @@ class PocketSphinxEngine:
     def align(self, pcm16k: bytes, words: list[str], language: str = "en") -> EngineOutput:
         if not words:
             raise EngineFailed("there are no words to align")
+        check_length(pcm16k)
         with self._lock:
             timings = self._align_words(pcm16k, words)
             phones = self._align_phones(pcm16k, timings)

@@ -18,7 +18,13 @@ import numpy as np
 from dtaidistance import dtw_ndim
 from python_speech_features import mfcc
 
-from aligner_service.engines.base import EngineFailed, EngineOutput, EngineUnavailable, WordTiming
+from aligner_service.engines.base import (
+    EngineFailed,
+    EngineOutput,
+    EngineUnavailable,
+    WordTiming,
+    check_length,
+)
 
 __all__ = ["TtsDtwEngine"]
 
@@ -27,7 +33,6 @@ FRAME_SECONDS = 0.01
 PAUSE_MS = 300
 GAP_SECONDS = 0.05
 SILENT_LEVEL = 50  # synthetic silence is (nearly) digital zero
-MAX_AUDIO_SECONDS = 20 * 60  # longer files need chunking (not built yet)
 BAND_FRAMES = 500  # DTW looks at most this far off the diagonal (memory stays bounded)
 TIMEOUT_SECONDS = 300
 
@@ -56,9 +61,8 @@ class TtsDtwEngine:
 
     def align(self, pcm16k: bytes, words: list[str], language: str) -> EngineOutput:
         real = np.frombuffer(pcm16k, dtype="<i2").astype(np.float64)
+        check_length(pcm16k)
         duration = len(real) / SAMPLE_RATE
-        if duration > MAX_AUDIO_SECONDS:
-            raise EngineFailed(f"the {self.name} engine aligns files up to {MAX_AUDIO_SECONDS} s")
         synthetic, rate, spans = self._synthesise(words, language, speed=160)
         spoken = sum(b - a for a, b in spans) + GAP_SECONDS * (len(spans) + 1)
         if (
