@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import io
 import json
 import random
 import resource
 import statistics
-import subprocess
 import time
 import wave
 from collections.abc import Callable
@@ -25,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from aligner_service.domain.transcript import tokenize
 from aligner_service.engines.base import Engine, EngineFailed, supports
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
+from aligner_service.evaluation import synthetic_utterance
 
 GOLD = ("timit", "praatio")
 ENGINES: dict[str, Callable[[], Engine]] = {
@@ -160,47 +158,12 @@ def run(engine: Engine, folder: Path, tally: Tally) -> None:
             tally.phone_errors += boundaries(got_phones, reference_phones(phones_path))[0]
 
 
-def synthetic_utterance(
-    sentence: str, language: str, rng: random.Random
-) -> tuple[bytes, list[tuple[str, float, float]]]:
-    """16 kHz speech of the sentence, word by word in a female variant voice, with pauses."""
-    pieces, words, t = [], [], 0.0
-    for word in sentence.split():
-        spoken = subprocess.run(
-            [
-                "espeak-ng",
-                "-v",
-                f"{language}+f3",
-                "-s",
-                str(rng.randint(130, 190)),
-                "--stdout",
-                word,
-            ],
-            capture_output=True,
-            check=True,
-        ).stdout
-        with wave.open(io.BytesIO(spoken)) as source:
-            rate = source.getframerate()
-            samples = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
-        samples = resample_poly(samples.astype(np.float64), 16_000, rate)
-        loud = np.flatnonzero(np.abs(samples) > 50)
-        samples = samples[loud[0] : loud[-1] + 1]
-        pause = np.zeros(int(16_000 * rng.uniform(0.0, 0.25)))
-        pieces += [pause, samples]
-        t += len(pause) / 16_000
-        words.append((word.lower(), t, t + len(samples) / 16_000))
-        t += len(samples) / 16_000
-    pieces.append(np.zeros(4000))
-    pcm = np.clip(np.concatenate(pieces), -32768, 32767).astype("<i2").tobytes()
-    return pcm, words
-
-
 def run_synthetic(engine: Engine) -> None:
     rng = random.Random(11)
     for language, sentence in SYNTHETIC.items():
         if not supports(engine, language):
             continue
-        pcm, want = synthetic_utterance(sentence, language, rng)
+        pcm, want = synthetic_utterance(sentence.split(), language, rng)
         started = time.perf_counter()
         output = engine.align(pcm, [w for w, _, _ in want], language)
         rtf = (time.perf_counter() - started) / (len(pcm) / 32_000)

@@ -2,17 +2,15 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import shutil
-import subprocess
 import tempfile
 import uuid
 import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 from praatio import textgrid
-from scipy.signal import resample_poly
 
 from aligner_service.adapters.textgrid import to_textgrid
 from aligner_service.domain.quality import assess
@@ -20,6 +18,7 @@ from aligner_service.domain.transcript import tokenize
 from aligner_service.engines.base import EngineFailed
 from aligner_service.engines.g2p import EspeakG2P, ipa_to_arpabet
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
+from aligner_service.evaluation import synthetic_utterance
 from contracts.results import AlignedPhone, AlignedWord, AlignmentQuality, AlignmentResult
 
 EVAL = Path(__file__).resolve().parents[5] / "shared" / "data" / "alignment-eval"
@@ -147,25 +146,8 @@ def test_the_tts_dtw_engine_finds_words_of_another_language() -> None:
     engine = TtsDtwEngine()
     assert {"de", "fr-fr", "es"} <= set(engine.languages)
     words = ["guten", "morgen", "wir", "fahren", "heute", "mit", "dem", "zug", "nach", "berlin"]
-    pieces, spans, t = [], [], 0.0
-    for i, word in enumerate(words):
-        spoken = subprocess.run(
-            ["espeak-ng", "-v", "de+f3", "-s", "150", "--stdout", word],
-            capture_output=True,
-            check=True,
-        ).stdout
-        with wave.open(io.BytesIO(spoken)) as source:
-            rate = source.getframerate()
-            samples = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
-        samples = resample_poly(samples.astype(np.float64), 16000, rate)
-        loud = np.flatnonzero(np.abs(samples) > 50)
-        samples = samples[loud[0] : loud[-1] + 1]
-        pause = np.zeros(1600 * (i % 3))
-        pieces += [pause, samples]
-        t += len(pause) / 16000
-        spans.append((t, t + len(samples) / 16000))
-        t += len(samples) / 16000
-    pcm = np.concatenate([*pieces, np.zeros(3200)]).astype("<i2").tobytes()
+    pcm, known = synthetic_utterance(words, "de", random.Random(3))
+    spans = [(start, end) for _, start, end in known]
     output = engine.align(pcm, words, "de")
     errors = [abs(w.start - s) for w, (s, _) in zip(output.words, spans, strict=True)]
     errors += [abs(w.end - e) for w, (_, e) in zip(output.words, spans, strict=True)]
