@@ -160,3 +160,16 @@ def test_files_too_long_for_one_search_are_refused_not_attempted(
 ) -> None:
     with pytest.raises(EngineFailed, match="cannot be aligned yet: split the recording"):
         engine.align(bytes(2 * 16000 * 181), ["hello"], "en")
+
+
+def test_an_edge_past_the_last_frame_still_moves_in() -> None:
+    import math
+
+    from aligner_service.domain.refine import tighten_pause_edges
+    from aligner_service.engines.base import WordTiming
+
+    sound = [int(8000 * math.sin(2 * math.pi * 220 * n / 16000)) for n in range(16000)]
+    samples = sound + [0] * 4005  # 1 s of sound, then quiet to 1.25 s (not a whole frame)
+    pcm = b"".join(s.to_bytes(2, "little", signed=True) for s in samples)
+    tight, _ = tighten_pause_edges(pcm, [WordTiming(0.0, 1.26)], [])  # the engine ran over the end
+    assert tight[0].end == pytest.approx(1.0, abs=0.011)

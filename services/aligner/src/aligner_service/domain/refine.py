@@ -47,15 +47,17 @@ def tighten_pause_edges(
         after_pause = i == 0 or words[i - 1].end < word.start - 1e-6
         before_pause = i == len(words) - 1 or words[i + 1].start > word.end + 1e-6
         start, end = word.start, word.end
-        first, last = round(start / FRAME_SECONDS), round(end / FRAME_SECONDS)
+        # Engines may place an edge a frame past the signal's last whole frame.
+        first = min(round(start / FRAME_SECONDS), len(levels))
+        last = min(round(end / FRAME_SECONDS), len(levels))
         if after_pause:
-            while first < last - 3 and first < len(levels) and levels[first] < threshold:
+            while first < last - 3 and levels[first] < threshold:
                 first += 1
             start = first * FRAME_SECONDS
         if before_pause:
-            while last - 1 > first + 3 and last - 1 < len(levels) and levels[last - 1] < threshold:
+            while last - 1 > first + 3 and levels[last - 1] < threshold:
                 last -= 1
-            end = last * FRAME_SECONDS
+            end = min(last * FRAME_SECONDS, word.end)
         if end - start >= MIN_WORD_SECONDS:
             refined[i] = replace(word, start=start, end=end)
     return refined, _clip_phones(phones, refined)
