@@ -24,6 +24,7 @@ __all__ = ["PocketSphinxEngine"]
 FRAMES_PER_SECOND = 100
 FILLERS = frozenset({"<s>", "</s>", "<sil>", "(NULL)", "[NOISE]", "SIL"})
 VARIANT = re.compile(r"\(\d+\)$")
+WIDE_BEAMS = {"beam": 1e-100, "wbeam": 1e-80, "pbeam": 1e-100, "maxhmmpf": -1}
 
 
 class PocketSphinxEngine:
@@ -34,12 +35,14 @@ class PocketSphinxEngine:
     def __init__(self, g2p: EspeakG2P | None = None) -> None:
         # Loaded once per worker process and kept warm.
         self._decoder = Decoder(lm=None, loglevel="FATAL")
+        self._wide: Decoder | None = None  # wide beams, for the searches the first one loses
         dictionary = Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
         self._vocabulary = {
             VARIANT.sub("", line.split(" ", 1)[0])
             for line in dictionary.read_text(encoding="utf-8").splitlines()
             if line
         }
+        self._base_vocabulary = frozenset(self._vocabulary)
         self._lock = threading.Lock()  # one decoder, one utterance at a time
         self._g2p = g2p or EspeakG2P()
 
@@ -51,7 +54,9 @@ class PocketSphinxEngine:
         learnt = self._g2p.pronounce(unknown)
         with self._lock:
             for word, phones in learnt.items():
-                self._decoder.add_word(word, " ".join(phones), True)
+                for decoder in (self._decoder, self._wide):
+                    if decoder is not None:
+                        decoder.add_word(word, " ".join(phones), True)
                 self._vocabulary.add(word)
         return sorted(learnt)
 
@@ -60,20 +65,33 @@ class PocketSphinxEngine:
             raise EngineFailed("there are no words to align")
         check_length(pcm16k)
         with self._lock:
-            timings = self._align_words(pcm16k, words)
-            phones = self._align_phones(pcm16k, timings)
+            timings, decoder = self._align_words(pcm16k, words)
+            phones = self._align_phones(decoder, pcm16k, timings)
         timings, phones = tighten_pause_edges(pcm16k, timings, phones)
         return EngineOutput(words=timings, phones=phones)
 
-    def _decode(self, pcm16k: bytes) -> None:
-        self._decoder.start_utt()
-        self._decoder.process_raw(pcm16k, full_utt=True)
-        self._decoder.end_utt()
+    def _decode(self, pcm16k: bytes, decoder: Decoder | None = None) -> None:
+        decoder = decoder or self._decoder
+        decoder.start_utt()
+        decoder.process_raw(pcm16k, full_utt=True)
+        decoder.end_utt()
 
-    def _align_words(self, pcm16k: bytes, words: list[str]) -> list[WordTiming]:
-        self._decoder.set_align_text(" ".join(words))
-        self._decode(pcm16k)
-        segments = self._decoder.seg()
+    def _align_words(self, pcm16k: bytes, words: list[str]) -> tuple[list[WordTiming], Decoder]:
+        """Word timings, and the decoder that found them (its search feeds the phone pass)."""
+        try:
+            return self._search(self._decoder, pcm16k, words), self._decoder
+        except EngineFailed:
+            # A pruned search fails outright; a wider one (slower) often finds the path.
+            if self._wide is None:
+                self._wide = Decoder(lm=None, loglevel="FATAL", **WIDE_BEAMS)
+                for word in self._vocabulary - self._base_vocabulary:
+                    self._wide.add_word(word, self._decoder.lookup_word(word), True)
+            return self._search(self._wide, pcm16k, words), self._wide
+
+    def _search(self, decoder: Decoder, pcm16k: bytes, words: list[str]) -> list[WordTiming]:
+        decoder.set_align_text(" ".join(words))
+        self._decode(pcm16k, decoder)
+        segments = decoder.seg()
         aligned = [
             WordTiming(
                 s.start_frame / FRAMES_PER_SECOND,
@@ -87,11 +105,13 @@ class PocketSphinxEngine:
             raise EngineFailed("the transcript could not be fitted to the audio")
         return aligned
 
-    def _align_phones(self, pcm16k: bytes, words: list[WordTiming]) -> list[PhoneTiming]:
+    def _align_phones(
+        self, decoder: Decoder, pcm16k: bytes, words: list[WordTiming]
+    ) -> list[PhoneTiming]:
         try:
-            self._decoder.set_alignment()
-            self._decode(pcm16k)
-            alignment = self._decoder.get_alignment()
+            decoder.set_alignment()
+            self._decode(pcm16k, decoder)
+            alignment = decoder.get_alignment()
         except RuntimeError:
             return []  # words stand without phones rather than fail the file
         phones = []
