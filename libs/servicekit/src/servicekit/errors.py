@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["DomainError", "PermanentFailure"]
+from pydantic import ValidationError
+
+__all__ = ["DomainError", "PermanentFailure", "validation_errors"]
 
 
 class PermanentFailure(Exception):
@@ -21,3 +23,8 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, object]]:
+    """Where and why a message was invalid, never its contents (it may hold passwords)."""
+    return [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors(include_input=False)]

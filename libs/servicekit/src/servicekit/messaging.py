@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from contracts import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Envelope, Event
 from contracts.rpc import RpcRequest
-from servicekit.errors import PermanentFailure
+from servicekit.errors import PermanentFailure, validation_errors
 from servicekit.logs import bind_context, get_logger
 from servicekit.metrics import EVENTS_CONSUMED
 from servicekit.outbox import OutboxMessage, UnitOfWork
@@ -187,7 +187,9 @@ class EventConsumers(Generic[E]):
             envelope = Envelope[event_cls].model_validate_json(message.body)  # type: ignore[valid-type]
         except ValidationError as exc:
             EVENTS_CONSUMED.labels(event_type=event_cls.routing_key(), outcome="malformed").inc()
-            log.error("event.malformed", expected=event_cls.routing_key(), errors=_brief(exc))
+            log.error(
+                "event.malformed", expected=event_cls.routing_key(), errors=validation_errors(exc)
+            )
             await message.reject(requeue=False)
             return
         with bind_context(**envelope.log_context()):
@@ -219,8 +221,3 @@ class EventConsumers(Generic[E]):
         await message.ack()
         log.info("event.handled")
         return "handled"
-
-
-def _brief(exc: ValidationError) -> list[dict[str, object]]:
-    # Never log message contents: locations and reasons only.
-    return [{"loc": e["loc"], "msg": e["msg"]} for e in exc.errors(include_input=False)]

@@ -11,7 +11,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel, ValidationError
 
 from contracts.rpc import RpcError, RpcReply, RpcRequest
-from servicekit.errors import DomainError
+from servicekit.errors import DomainError, validation_errors
 from servicekit.logs import bind_context, get_logger
 from servicekit.messaging import Topology
 
@@ -36,12 +36,11 @@ def serve_rpc(
         try:
             request = request_cls.model_validate_json(message.body)
         except ValidationError as exc:
-            fields = [
-                {"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors(include_input=False)
-            ]
             return reply_cls(
                 error=RpcError(
-                    code="invalid_request", message="invalid request", details={"errors": fields}
+                    code="invalid_request",
+                    message="invalid request",
+                    details={"errors": validation_errors(exc)},
                 )
             )
         with bind_context(correlation_id=request.correlation_id):

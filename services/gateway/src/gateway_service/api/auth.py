@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from uuid import UUID
-
 from fastapi import APIRouter, status
 from pydantic import BaseModel, EmailStr, Field
 
@@ -36,14 +33,7 @@ class LoginBody(BaseModel):
     password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
 
 
-class UserOut(BaseModel):
-    id: UUID
-    email: str
-    subscription: str
-    created_at: datetime
-
-
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
+@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserProfile)
 async def register(body: RegisterBody, rpc: Rpc, correlation_id: CorrelationId) -> UserProfile:
     request = RegisterUser(email=body.email, password=body.password, correlation_id=correlation_id)
     return await rpc.call(request, UserProfile)
@@ -55,7 +45,7 @@ async def login(body: LoginBody, rpc: Rpc, correlation_id: CorrelationId) -> Tok
     return await rpc.call(request, TokenPair)
 
 
-@router.get("/me", response_model=UserOut)
+@router.get("/me", response_model=UserProfile)
 async def me(user: CurrentUser, rpc: Rpc, correlation_id: CorrelationId) -> UserProfile:
     try:
         return await rpc.call(
