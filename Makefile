@@ -11,13 +11,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := services/aligner/bench libs/contracts/src libs/servicekit/src deploy/local/src $(wildcard services/*/src)
 TESTS := libs/contracts/tests libs/servicekit/tests $(wildcard services/*/tests) tests
 
-.PHONY: help bench bench-accuracy bench-speed system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
+.PHONY: help bench bench-accuracy bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
 
 help:
 	@echo "make dev        run all five services, an S3 server and the setup, in the foreground"
 	@echo "make test       run every test (unit, integration, end-to-end) on real services"
 	@echo "make lint       ruff and mypy"
-	@echo "make bench      accuracy (bench-accuracy) and throughput (bench-speed) of the aligner"
+	@echo "make bench      accuracy (bench-accuracy), throughput (bench-speed), an hour-long file (bench-long)"
 	@echo "make contracts  regenerate the AsyncAPI document and JSON Schemas"
 
 # ffmpeg decodes uploads (storage); espeak-ng pronounces words outside the dictionary
@@ -61,7 +61,7 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-accuracy bench-speed
+bench: bench-accuracy bench-speed bench-long
 
 bench-accuracy: venv
 	$(BIN)/python services/aligner/bench/accuracy.py
@@ -74,3 +74,6 @@ contracts: venv
 
 clean-dev:
 	rm -rf .dev
+
+bench-long: venv
+	$(BIN)/python services/aligner/bench/long_audio.py

@@ -11,24 +11,20 @@ warm, start-up time and peak memory.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import random
 import resource
-import statistics
 import time
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from aligner_service.domain.transcript import tokenize
 from aligner_service.engines.base import Engine, EngineFailed, supports
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
-from aligner_service.evaluation import synthetic_utterance
+from aligner_service.evaluation import boundaries, byte_slipped, describe, synthetic_utterance
 
 GOLD = ("timit", "praatio")
 ENGINES: dict[str, Callable[[], Engine]] = {
@@ -95,33 +91,6 @@ def reference_phones(path: Path) -> list[tuple[str, float, float]]:
     return phones
 
 
-def boundaries(
-    got: list[tuple[str, float, float]], want: list[tuple[str, float, float]]
-) -> tuple[list[float], int]:
-    """Errors of start and end of every reference item matched (same label, in order)."""
-    matcher = difflib.SequenceMatcher(a=[g[0] for g in got], b=[w[0] for w in want], autojunk=False)
-    errors: list[float] = []
-    matched = 0
-    for block in matcher.get_matching_blocks():
-        for i in range(block.size):
-            g, w = got[block.a + i], want[block.b + i]
-            errors += [abs(g[1] - w[1]), abs(g[2] - w[2])]
-            matched += 1
-    return errors, matched
-
-
-def byte_slipped(pcm: bytes, window: int = 3200) -> bool:
-    """PCM that a lost byte has shifted: loud noise that reads as smooth speech one byte on.
-    (16 files of the shared TIMIT sample are damaged so; no aligner can use them as is.)"""
-    slipped = 0
-    for i in range(0, len(pcm) - window, window):
-        as_is = np.frombuffer(pcm[i : i + window], "<i2").astype(float)
-        shifted = np.frombuffer(pcm[i + 1 : i + window - 1], "<i2").astype(float)
-        roughness = [np.abs(np.diff(x)).mean() / max(np.abs(x).mean(), 1) for x in (as_is, shifted)]
-        slipped += np.sqrt((as_is**2).mean()) > 8000 and roughness[1] < 0.7 * roughness[0]
-    return slipped > 3
-
-
 def run(engine: Engine, folder: Path, tally: Tally) -> None:
     for wav_path in sorted(folder.glob("*.wav")):
         base = wav_path.with_suffix("")
@@ -170,15 +139,6 @@ def run_synthetic(engine: Engine) -> None:
         got = [(w, t.start, t.end) for (w, _, _), t in zip(want, output.words, strict=True)]
         print(f"  [synthetic] {language:4} words {len(want):2}  RTF {rtf:.3f}")
         print(f"      words:  {describe(boundaries(got, want)[0])}")
-
-
-def describe(errors: list[float]) -> str:
-    if not errors:
-        return "n/a"
-    within = [sum(e <= t for e in errors) / len(errors) for t in (0.010, 0.025, 0.050, 0.100)]
-    mean, median = 1000 * statistics.mean(errors), 1000 * statistics.median(errors)
-    shares = " / ".join(f"{100 * w:3.0f}%" for w in within)
-    return f"mean {mean:5.1f} ms  median {median:5.1f} ms  <=10/25/50/100 ms {shares}"
 
 
 def main() -> None:

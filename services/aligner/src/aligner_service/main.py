@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aligner_service.engines.base import Engine
+from aligner_service.engines.long_audio import LongAudioAligner
 from aligner_service.engines.mfa_engine import MfaEngine
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.registry import EngineRegistry
@@ -34,8 +35,14 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     async def warm_up() -> None:
         await asyncio.to_thread(engines.warm_up)
 
+    def locator() -> TtsDtwEngine:
+        engine = engines.get("tts-dtw", None)
+        assert isinstance(engine, TtsDtwEngine)
+        return engine
+
     runtime.on_starting.append(warm_up)
-    jobs = AlignJobs(engines, FileAligner(objects), runtime.unit_of_work, settings.max_attempts)
+    aligner = FileAligner(objects, LongAudioAligner(locator))
+    jobs = AlignJobs(engines, aligner, runtime.unit_of_work, settings.max_attempts)
     register_consumers(runtime.consumers, jobs)
     return runtime
 

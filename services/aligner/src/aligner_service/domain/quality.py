@@ -11,14 +11,21 @@ MIN_WORD_SECONDS = 0.02
 MIN_ALIGNED_SHARE = 0.9
 
 
-def assess(words: list[AlignedWord], words_total: int, guessed: int = 0) -> AlignmentQuality:
+def assess(
+    words: list[AlignedWord],
+    words_total: int,
+    guessed: int = 0,
+    coarse: int = 0,
+    notes: list[str] | None = None,
+) -> AlignmentQuality:
+    """coarse: words only roughly placed (a stretch the exact search could not fit)."""
     suspicious = [
         i
         for i, w in enumerate(words)
         if not MIN_WORD_SECONDS <= w.end - w.start <= MAX_WORD_SECONDS
     ]
     share = len(words) / words_total if words_total else 0.0
-    notes = []
+    notes = list(notes or [])
     if guessed:
         notes.append(f"{guessed} words were not in the dictionary; their pronunciation was guessed")
     if share < MIN_ALIGNED_SHARE:
@@ -28,7 +35,11 @@ def assess(words: list[AlignedWord], words_total: int, guessed: int = 0) -> Alig
             f"{len(suspicious)} words last under {MIN_WORD_SECONDS * 1000:.0f} ms "
             f"or over {MAX_WORD_SECONDS:.0f} s"
         )
-    low = share < MIN_ALIGNED_SHARE or len(suspicious) > max(1, len(words) // 10)
+    low = (
+        share < MIN_ALIGNED_SHARE
+        or len(suspicious) > max(1, len(words) // 10)
+        or coarse > len(words) * (1 - MIN_ALIGNED_SHARE)
+    )
     return AlignmentQuality(
         words_total=words_total,
         words_aligned=len(words),

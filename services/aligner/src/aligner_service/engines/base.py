@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 __all__ = [
     "Engine",
@@ -9,12 +9,13 @@ __all__ = [
     "EngineOutput",
     "EngineUnavailable",
     "PhoneTiming",
+    "PrefixAligner",
     "WordTiming",
 ]
 
 
-# Until long files are aligned in chunks, one search over a whole file must stay bounded:
-# PocketSphinx needed about 840 MB for 165 s of speech, DTW grows with length times band.
+# One search must stay bounded: PocketSphinx needed about 840 MB for 165 s of speech, DTW
+# grows with length times band. Longer files are cut into pieces first (long_audio.py).
 MAX_UNCHUNKED_SECONDS = 180
 
 
@@ -22,8 +23,8 @@ def check_length(pcm16k: bytes) -> None:
     seconds = len(pcm16k) / 32_000
     if seconds > MAX_UNCHUNKED_SECONDS:
         raise EngineFailed(
-            f"the audio lasts {seconds:.0f} s; files over {MAX_UNCHUNKED_SECONDS} s cannot be "
-            "aligned yet: split the recording and its transcript into shorter pairs"
+            f"a piece of {seconds:.0f} s is more than one search holds "
+            f"({MAX_UNCHUNKED_SECONDS} s): the long file could not be cut at pauses"
         )
 
 
@@ -54,6 +55,8 @@ class PhoneTiming:
 class EngineOutput:
     words: list[WordTiming]  # one per word given to align(), in order
     phones: list[PhoneTiming] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the quality summary
+    coarse_words: int = 0  # words placed only by a coarse pass (no exact search)
 
 
 class Engine(Protocol):
@@ -69,6 +72,16 @@ class Engine(Protocol):
 
     def align(self, pcm16k: bytes, words: list[str], language: str) -> EngineOutput:
         """Align 16 kHz mono 16-bit PCM with known words; blocking, CPU-bound."""
+
+
+@runtime_checkable
+class PrefixAligner(Protocol):
+    """An engine that can align a piece whose transcript is known only roughly at its end."""
+
+    def align_prefix(
+        self, pcm16k: bytes, words: list[str], language: str, min_words: int
+    ) -> EngineOutput:
+        """Align the first n words, min_words <= n <= len(words), the engine choosing n."""
 
 
 def supports(engine: Engine, language: str) -> bool:

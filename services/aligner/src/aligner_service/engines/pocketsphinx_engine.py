@@ -61,11 +61,18 @@ class PocketSphinxEngine:
         return sorted(learnt)
 
     def align(self, pcm16k: bytes, words: list[str], language: str = "en") -> EngineOutput:
+        return self.align_prefix(pcm16k, words, language, min_words=len(words))
+
+    def align_prefix(
+        self, pcm16k: bytes, words: list[str], language: str, min_words: int
+    ) -> EngineOutput:
+        """Align the first n words, min_words <= n <= len(words), the search choosing n:
+        where a piece of a long file ends in its transcript is known only roughly."""
         if not words:
             raise EngineFailed("there are no words to align")
         check_length(pcm16k)
         with self._lock:
-            timings, decoder = self._align_words(pcm16k, words)
+            timings, decoder = self._align_words(pcm16k, words, min_words)
             phones = self._align_phones(decoder, pcm16k, timings)
         timings, phones = tighten_pause_edges(pcm16k, timings, phones)
         return EngineOutput(words=timings, phones=phones)
@@ -76,20 +83,31 @@ class PocketSphinxEngine:
         decoder.process_raw(pcm16k, full_utt=True)
         decoder.end_utt()
 
-    def _align_words(self, pcm16k: bytes, words: list[str]) -> tuple[list[WordTiming], Decoder]:
+    def _align_words(
+        self, pcm16k: bytes, words: list[str], min_words: int
+    ) -> tuple[list[WordTiming], Decoder]:
         """Word timings, and the decoder that found them (its search feeds the phone pass)."""
         try:
-            return self._search(self._decoder, pcm16k, words), self._decoder
+            return self._search(self._decoder, pcm16k, words, min_words), self._decoder
         except EngineFailed:
             # A pruned search fails outright; a wider one (slower) often finds the path.
             if self._wide is None:
                 self._wide = Decoder(lm=None, loglevel="FATAL", **WIDE_BEAMS)
                 for word in self._vocabulary - self._base_vocabulary:
                     self._wide.add_word(word, self._decoder.lookup_word(word), True)
-            return self._search(self._wide, pcm16k, words), self._wide
+            return self._search(self._wide, pcm16k, words, min_words), self._wide
 
-    def _search(self, decoder: Decoder, pcm16k: bytes, words: list[str]) -> list[WordTiming]:
-        decoder.set_align_text(" ".join(words))
+    def _search(
+        self, decoder: Decoder, pcm16k: bytes, words: list[str], min_words: int
+    ) -> list[WordTiming]:
+        if min_words >= len(words):
+            decoder.set_align_text(" ".join(words))
+        else:
+            # The words in a chain of states; the chain may end after any of its last ones.
+            chain = [(i, i + 1, 1.0, word) for i, word in enumerate(words)]
+            exits = [(i, len(words), 1.0) for i in range(max(1, min_words), len(words))]
+            decoder.add_fsg("prefix", decoder.create_fsg("prefix", 0, len(words), chain + exits))
+            decoder.activate_search("prefix")
         self._decode(pcm16k, decoder)
         segments = decoder.seg()
         aligned = [
@@ -101,7 +119,7 @@ class PocketSphinxEngine:
             for s in (segments or [])
             if s.word not in FILLERS
         ]
-        if len(aligned) != len(words):
+        if not min(min_words, len(words)) <= len(aligned) <= len(words):
             raise EngineFailed("the transcript could not be fitted to the audio")
         return aligned
 

@@ -15,7 +15,7 @@ import wave
 from xml.sax.saxutils import escape
 
 import numpy as np
-from dtaidistance import dtw_ndim
+from dtaidistance import dtw, dtw_ndim
 from python_speech_features import mfcc
 
 from aligner_service.engines.base import (
@@ -33,7 +33,9 @@ FRAME_SECONDS = 0.01
 PAUSE_MS = 300
 GAP_SECONDS = 0.05
 SILENT_LEVEL = 50  # synthetic silence is (nearly) digital zero
-BAND_FRAMES = 500  # DTW looks at most this far off the diagonal (memory stays bounded)
+BAND_SECONDS = 5.0  # DTW looks at most this far off the diagonal (memory stays bounded)
+LOCATE_FRAME_SECONDS = 0.02  # the coarse pass that cuts long files
+DEFAULT_SPEED = 160
 TIMEOUT_SECONDS = 300
 
 
@@ -60,27 +62,67 @@ class TtsDtwEngine:
         return []
 
     def align(self, pcm16k: bytes, words: list[str], language: str) -> EngineOutput:
-        real = np.frombuffer(pcm16k, dtype="<i2").astype(np.float64)
         check_length(pcm16k)
-        duration = len(real) / SAMPLE_RATE
-        synthetic, rate, spans = self._synthesise(words, language, speed=160)
+        duration = len(pcm16k) / 2 / SAMPLE_RATE
+        synthetic, rate, spans = self._synthesise(words, language, speed=DEFAULT_SPEED)
         spoken = sum(b - a for a, b in spans) + GAP_SECONDS * (len(spans) + 1)
-        if (
-            not 0.8 < spoken / duration < 1.25
-        ):  # match the speaker's pace, so DTW stays near the diagonal
-            speed = int(np.clip(160 * spoken / duration, 80, 450))
+        speed = DEFAULT_SPEED
+        if not 0.8 < spoken / duration < 1.25:
+            # Match the speaker's pace, so that the warping path stays near the diagonal.
+            speed = int(np.clip(DEFAULT_SPEED * spoken / duration, 80, 450))
             synthetic, rate, spans = self._synthesise(words, language, speed=speed)
-        real_features = _features(real, SAMPLE_RATE)
-        synthetic_features = _features(synthetic, rate)
-        window = abs(len(real_features) - len(synthetic_features)) + BAND_FRAMES
-        path = dtw_ndim.warping_path(real_features, synthetic_features, window=window, use_c=True)
-        first, last = _frame_map(path, len(synthetic_features))
+        return EngineOutput(words=self._warp(pcm16k, synthetic, rate, spans, FRAME_SECONDS))
+
+    def pace(self, words: list[str], language: str, seconds: float) -> int:
+        """The espeak-ng speed (words per minute) at which these words last about so long."""
+        _, _, spans = self._synthesise(words, language, speed=DEFAULT_SPEED)
+        spoken = sum(b - a for a, b in spans) + GAP_SECONDS * (len(spans) + 1)
+        return int(np.clip(DEFAULT_SPEED * spoken / seconds, 80, 450))
+
+    def locate(
+        self, pcm16k: bytes, words: list[str], language: str, speed: int
+    ) -> list[WordTiming]:
+        """Where the words fall in audio that may end before the words do (open end):
+        the coarse pass that long files are cut by. Returns timings for the words that fit."""
+        synthetic, rate, spans = self._synthesise(words, language, speed=speed)
+        return self._warp(pcm16k, synthetic, rate, spans, LOCATE_FRAME_SECONDS, open_end=True)
+
+    def _warp(
+        self,
+        pcm16k: bytes,
+        synthetic: np.ndarray,
+        rate: int,
+        spans: list[tuple[float, float]],
+        step: float,
+        open_end: bool = False,
+    ) -> list[WordTiming]:
+        real = np.frombuffer(pcm16k, dtype="<i2").astype(np.float64)
+        real_features = _features(real, SAMPLE_RATE, step)
+        synthetic_features = _features(synthetic, rate, step)
+        if open_end:
+            # Full cost matrix (the caller keeps windows short), then the cheapest way to
+            # reach the audio's last frame from any synthetic frame, per step taken.
+            _, costs = dtw_ndim.warping_paths(real_features, synthetic_features, use_c=True)
+            rows, cols = costs.shape
+            per_step = costs[-1, 1:] ** 2 / (rows - 1 + np.arange(1, cols))
+            end = int(np.argmin(per_step)) + 1
+            path = dtw.best_path(costs, row=rows - 1, col=end)
+            synthetic_frames = end
+        else:
+            window = abs(len(real_features) - len(synthetic_features)) + int(BAND_SECONDS / step)
+            path = dtw_ndim.warping_path(
+                real_features, synthetic_features, window=window, use_c=True
+            )
+            synthetic_frames = len(synthetic_features)
+        first, last = _frame_map(path, synthetic_frames)
         timings = []
-        for start, end in spans:
-            s = first[min(round(start / FRAME_SECONDS), len(first) - 1)] * FRAME_SECONDS
-            e = last[min(round(end / FRAME_SECONDS), len(last) - 1)] * FRAME_SECONDS
-            timings.append(WordTiming(s, max(e, s + FRAME_SECONDS)))
-        return EngineOutput(words=timings)
+        for start, end_ in spans:
+            if open_end and round(start / step) >= synthetic_frames:
+                break  # this word and the rest lie beyond the audio given
+            s = first[min(round(start / step), len(first) - 1)] * step
+            e = last[min(round(end_ / step), len(last) - 1)] * step
+            timings.append(WordTiming(s, max(e, s + step)))
+        return timings
 
     def _synthesise(
         self, words: list[str], language: str, speed: int
@@ -133,9 +175,9 @@ def _word_spans(signal: np.ndarray, rate: int, count: int) -> list[tuple[float, 
     return [(bounds[2 * k] * hop / rate, bounds[2 * k + 1] * hop / rate) for k in range(count)]
 
 
-def _features(signal: np.ndarray, rate: int) -> np.ndarray:
+def _features(signal: np.ndarray, rate: int, step: float) -> np.ndarray:
     features = mfcc(
-        signal, samplerate=rate, winlen=0.025, winstep=FRAME_SECONDS, numcep=13, nfilt=26,
+        signal, samplerate=rate, winlen=max(0.025, step), winstep=step, numcep=13, nfilt=26,
         nfft=1024, lowfreq=0, highfreq=8000, appendEnergy=False,
     )  # fmt: skip
     normalised: np.ndarray = (features - features.mean(0)) / (features.std(0) + 1e-9)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
+import tempfile
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -13,25 +15,19 @@ from aligner_service.adapters.textgrid import to_textgrid
 from aligner_service.domain.quality import assess
 from aligner_service.domain.transcript import tokenize
 from aligner_service.engines.base import Engine, EngineFailed
+from aligner_service.engines.long_audio import LongAudioAligner, WavFile
 from contracts import StoredFile
 from contracts.results import AlignedPhone, AlignedWord, AlignmentResult
 from servicekit.objects import Objects
 
 __all__ = ["FileAligner", "result_keys"]
 
-SAMPLE_RATE = 16_000
+PROGRESS_STEPS = 20  # a long file reports its progress every 5%
 
 
 def result_keys(user_id: UUID, job_id: UUID, file_id: UUID) -> dict[str, str]:
     base = f"{user_id}/results/{job_id}/{file_id}"
     return {"json": f"{base}.json", "textgrid": f"{base}.TextGrid"}
-
-
-def _pcm(wav_bytes: bytes) -> bytes:
-    with wave.open(io.BytesIO(wav_bytes), "rb") as wav:
-        if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (SAMPLE_RATE, 1, 2):
-            raise EngineFailed("the stored audio is not 16 kHz mono 16-bit PCM")
-        return wav.readframes(wav.getnframes())
 
 
 class TextReport(BaseModel):
@@ -47,8 +43,9 @@ class TextReport(BaseModel):
 
 
 class FileAligner:
-    def __init__(self, objects: Objects) -> None:
+    def __init__(self, objects: Objects, long_audio: LongAudioAligner) -> None:
         self._objects = objects
+        self._long_audio = long_audio
 
     async def validate(
         self, engine: Engine, user_id: UUID, job_id: UUID, file: StoredFile
@@ -74,16 +71,50 @@ class FileAligner:
         return report, {"validation": key}
 
     async def align(
-        self, engine: Engine, user_id: UUID, job_id: UUID, language: str, file: StoredFile
+        self,
+        engine: Engine,
+        user_id: UUID,
+        job_id: UUID,
+        language: str,
+        file: StoredFile,
+        progress: Callable[[float], Coroutine[Any, Any, None]] | None = None,
     ) -> tuple[AlignmentResult, dict[str, str]]:
-        pcm = _pcm(await self._objects.get_bytes(file.audio_key))
+        with tempfile.TemporaryDirectory(prefix="aligner-") as folder:
+            # On disk, not in memory: an hour of audio is read a window at a time.
+            audio = Path(folder) / "audio.wav"
+            await self._objects.download(file.audio_key, audio)
+            return await self._align(
+                engine, user_id, job_id, language, file, WavFile(audio), progress
+            )
+
+    async def _align(
+        self,
+        engine: Engine,
+        user_id: UUID,
+        job_id: UUID,
+        language: str,
+        file: StoredFile,
+        audio: WavFile,
+        progress: Callable[[float], Coroutine[Any, Any, None]] | None,
+    ) -> tuple[AlignmentResult, dict[str, str]]:
         tokens = tokenize((await self._objects.get_bytes(file.text_key)).decode("utf-8"))
         oov = [t.text for t in tokens if not engine.knows(t.key)]
         guessed = await asyncio.to_thread(engine.learn, [t.key for t in tokens])
         known = [t for t in tokens if engine.knows(t.key)]
         if not known:
             raise EngineFailed("none of the transcript's words has a pronunciation")
-        output = await asyncio.to_thread(engine.align, pcm, [t.key for t in known], language)
+        loop = asyncio.get_running_loop()
+        reported = 0
+
+        def report(share: float) -> None:  # called from the aligning thread
+            nonlocal reported
+            if progress is not None and int(share * PROGRESS_STEPS) > reported:
+                reported = int(share * PROGRESS_STEPS)
+                asyncio.run_coroutine_threadsafe(progress(share), loop).result()
+
+        output = await asyncio.to_thread(
+            self._long_audio.align, engine, audio, [t.key for t in known], language, report
+        )
         words = [
             AlignedWord(
                 word=t.text,
@@ -98,7 +129,7 @@ class FileAligner:
             file_id=file.corpus_file_id,
             audio_name=file.audio_name,
             text_name=file.text_name,
-            duration=round(len(pcm) / 2 / SAMPLE_RATE, 4),
+            duration=round(audio.duration, 4),
             engine=engine.name,
             language=language,
             words=words,
@@ -112,7 +143,13 @@ class FileAligner:
                 for p in output.phones
             ],
             oov=oov,
-            quality=assess(words, len(tokens), guessed=len(guessed)),
+            quality=assess(
+                words,
+                len(tokens),
+                guessed=len(guessed),
+                coarse=output.coarse_words,
+                notes=output.notes,
+            ),
         )
         keys = result_keys(user_id, job_id, file.corpus_file_id)
         await self._objects.put_bytes(

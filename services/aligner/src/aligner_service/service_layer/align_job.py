@@ -3,7 +3,8 @@ progress as it goes, and one AlignmentDone committed with the run's outcome."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -67,7 +68,11 @@ class AlignJobs:
                 )
                 outcomes = []
                 for done, file in enumerate(job.files, start=1):
-                    outcomes.append(await self._align_one(engine, job, file))
+                    outcomes.append(
+                        await self._align_one(
+                            engine, job, file, self._reporter(job, done - 1, envelope)
+                        )
+                    )
                     await self._publish(
                         AlignmentProgress(
                             job_id=job.job_id,
@@ -82,7 +87,32 @@ class AlignJobs:
                     )
         await self._finish(job, engine_name, outcomes, uow, envelope.correlation_id)
 
-    async def _align_one(self, engine: Engine, job: FilesStored, file: StoredFile) -> FileOutcome:
+    def _reporter(
+        self, job: FilesStored, files_done: int, envelope: Envelope[FilesStored]
+    ) -> Callable[[float], Coroutine[Any, Any, None]]:
+        """Progress within a long file, as a share of the whole job."""
+
+        async def report(share: float) -> None:
+            await self._publish(
+                AlignmentProgress(
+                    job_id=job.job_id,
+                    user_id=job.user_id,
+                    files_done=files_done,
+                    files_total=len(job.files),
+                    percent=int((files_done + share) * 100 / len(job.files)),
+                ),
+                envelope.correlation_id,
+            )
+
+        return report
+
+    async def _align_one(
+        self,
+        engine: Engine,
+        job: FilesStored,
+        file: StoredFile,
+        progress: Callable[[float], Coroutine[Any, Any, None]],
+    ) -> FileOutcome:
         for attempt in (1, 2):  # an unexpected error is retried once; an engine refusal is not
             try:
                 if job.options.get("validate"):
@@ -98,7 +128,7 @@ class AlignJobs:
                         low_quality=not report.ready,
                     )
                 result, keys = await self._aligner.align(
-                    engine, job.user_id, job.job_id, job.language, file
+                    engine, job.user_id, job.job_id, job.language, file, progress
                 )
             except EngineFailed as exc:
                 log.info("file.alignment_failed", file_id=str(file.corpus_file_id), reason=str(exc))
