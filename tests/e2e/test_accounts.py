@@ -131,8 +131,9 @@ def forge_token(
         "iat": now,
         "exp": now + 600,
         "jti": str(uuid.uuid4()),
+        "sid": str(uuid.uuid4()),
     } | (claims or {})
-    return jwt.encode(payload, signing_key, algorithm="EdDSA")  # type: ignore[arg-type]
+    return jwt.encode(payload, signing_key, algorithm="EdDSA", headers={"kid": "k1"})  # type: ignore[arg-type]
 
 
 def me_with(api: httpx.Client, token: str) -> httpx.Response:

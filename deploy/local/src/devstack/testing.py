@@ -159,7 +159,14 @@ def stack(
         bucket=run_id,
         environment="test",
         # Small enough that a test can cross it without uploading gigabytes.
-        extra_env={"gateway": {"GATEWAY_MAX_FILE_BYTES": str(TEST_MAX_FILE_BYTES)}},
+        extra_env={
+            "gateway": {
+                "GATEWAY_MAX_FILE_BYTES": str(TEST_MAX_FILE_BYTES),
+                # Every test user signs up from 127.0.0.1; the per-email login limit stays.
+                "GATEWAY_RATE_LIMITS__REGISTER_PER_IP": "10000/minute",
+                "GATEWAY_RATE_LIMITS__LOGIN_PER_IP": "10000/minute",
+            }
+        },
     )
     stack = Stack(config)
     try:

@@ -10,7 +10,7 @@ from contracts.alignment import (
 from contracts.envelope import Envelope, Event, utc_now
 from contracts.files import FileExpired, FileRejection, FilesRejected, FilesStored, StoredFile
 from contracts.jobs import JobCancelled, JobSubmitted, SubmittedPair
-from contracts.users import QuotaChanged, UserDeleted, UserRegistered
+from contracts.users import QuotaChanged, SessionsRevoked, UserDeleted, UserRegistered
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     JobSubmitted,
@@ -24,6 +24,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     UserRegistered,
     UserDeleted,
     QuotaChanged,
+    SessionsRevoked,
 )
 
 EVENTS_EXCHANGE = "alignment.events"
@@ -47,6 +48,7 @@ __all__ = [
     "JobCancelled",
     "JobSubmitted",
     "QuotaChanged",
+    "SessionsRevoked",
     "StoredFile",
     "SubmittedPair",
     "UserDeleted",

@@ -35,6 +35,9 @@ class JobSubmitted(Event):
     engine: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     priority: int = Field(default=0, ge=0, le=9)
+    retention_days: int | None = Field(
+        default=None, ge=1, description="the user's plan's; storage's default when absent"
+    )
     pairs: list[SubmittedPair]
 
 

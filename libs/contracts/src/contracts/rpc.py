@@ -14,9 +14,19 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 __all__ = [
     "AUTH_RPC_REQUESTS",
+    "ChangePassword",
+    "DeleteAccount",
+    "Done",
+    "EndAllSessions",
+    "EndSession",
+    "GetQuota",
     "GetUser",
     "LoginUser",
+    "PlanLimits",
+    "QuotaReport",
+    "RefreshSession",
     "RegisterUser",
+    "ReserveQuota",
     "RpcError",
     "RpcReply",
     "RpcRequest",
@@ -97,8 +107,100 @@ class GetUser(RpcRequest):
     user_id: UUID
 
 
+class Done(BaseModel):
+    """The reply to an order that returns nothing but its success."""
+
+    ok: bool = True
+
+
+class RefreshSession(RpcRequest):
+    """Spend a refresh token for a new pair; a spent one presented again ends its session."""
+
+    QUEUE = "auth.rpc.refresh-session.v1"
+
+    refresh_token: str = Field(min_length=1, max_length=512, repr=False)
+
+
+class EndSession(RpcRequest):
+    QUEUE = "auth.rpc.end-session.v1"
+
+    user_id: UUID
+    refresh_token: str = Field(min_length=1, max_length=512, repr=False)
+
+
+class EndAllSessions(RpcRequest):
+    QUEUE = "auth.rpc.end-all-sessions.v1"
+
+    user_id: UUID
+
+
+class ChangePassword(RpcRequest):
+    """Ends every session of the user: they log in again with the new password."""
+
+    QUEUE = "auth.rpc.change-password.v1"
+
+    user_id: UUID
+    current_password: str = Field(max_length=PASSWORD_MAX_LENGTH, repr=False)
+    new_password: str = Field(
+        min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH, repr=False
+    )
+
+
+class DeleteAccount(RpcRequest):
+    """Deletes the account and publishes UserDeleted: every service forgets the user."""
+
+    QUEUE = "auth.rpc.delete-account.v1"
+
+    user_id: UUID
+
+
+class PlanLimits(BaseModel):
+    subscription: str
+    storage_bytes: int
+    audio_minutes_per_month: int
+    max_file_bytes: int
+    max_files_per_job: int
+    max_concurrent_jobs: int
+    retention_days: int
+    queue_priority: int = Field(ge=0, le=9)
+
+
+class QuotaReport(BaseModel):
+    limits: PlanLimits
+    storage_bytes_used: int = Field(description="bytes of stored files")
+    storage_bytes_reserved: int = Field(description="bytes of uploads not yet stored")
+    audio_minutes_used: float = Field(description="audio aligned this calendar month (UTC)")
+    month: str = Field(description="YYYY-MM")
+
+
+class GetQuota(RpcRequest):
+    QUEUE = "auth.rpc.get-quota.v1"
+
+    user_id: UUID
+
+
+class ReserveQuota(RpcRequest):
+    """Holds room for an upload until storage has stored it (or refused it): two uploads
+    racing for the last bytes cannot both get in."""
+
+    QUEUE = "auth.rpc.reserve-quota.v1"
+
+    user_id: UUID
+    job_id: UUID
+    bytes: int = Field(ge=0)
+    files: int = Field(ge=1)
+    largest_file_bytes: int = Field(ge=0)
+
+
 AUTH_RPC_REQUESTS: dict[type[RpcRequest], type[BaseModel]] = {
     RegisterUser: UserProfile,
     LoginUser: TokenPair,
     GetUser: UserProfile,
+    RefreshSession: TokenPair,
+    EndSession: Done,
+    EndAllSessions: Done,
+    ChangePassword: Done,
+    DeleteAccount: Done,
+    GetQuota: QuotaReport,
+    ReserveQuota: QuotaReport,
 }

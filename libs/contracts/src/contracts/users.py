@@ -8,7 +8,7 @@ from pydantic import Field
 
 from contracts.envelope import Event
 
-__all__ = ["QuotaChanged", "UserDeleted", "UserRegistered"]
+__all__ = ["QuotaChanged", "SessionsRevoked", "UserDeleted", "UserRegistered"]
 
 
 class UserRegistered(Event):
@@ -31,3 +31,13 @@ class QuotaChanged(Event):
     subscription: str
     storage_bytes_used: int = Field(ge=0)
     storage_bytes_limit: int = Field(ge=0)
+
+
+class SessionsRevoked(Event):
+    """These sessions are over: access tokens naming them (claim ``sid``) are refused now,
+    not only when they expire (logout, logout-all, password change, refresh-token reuse)."""
+
+    EVENT_TYPE = "user.sessions-revoked"
+
+    user_id: UUID
+    session_ids: list[UUID]

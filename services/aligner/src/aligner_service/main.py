@@ -43,7 +43,7 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     runtime.on_starting.append(warm_up)
     aligner = FileAligner(objects, LongAudioAligner(locator))
     jobs = AlignJobs(engines, aligner, runtime.unit_of_work, settings.max_attempts)
-    register_consumers(runtime.consumers, jobs)
+    register_consumers(runtime.consumers, jobs, objects)
     return runtime
 
 

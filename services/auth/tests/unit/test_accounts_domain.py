@@ -50,7 +50,8 @@ def test_access_tokens_carry_the_claims_and_verify_with_the_public_key() -> None
     key = ed25519.Ed25519PrivateKey.generate()
     user_id = uuid.uuid4()
     now = datetime.now(UTC).replace(tzinfo=None)  # naive UTC, as stored
-    token = issuer(key).access_token(user_id, now)
+    session_id = uuid.uuid4()
+    token = issuer(key).access_token(user_id, session_id, now)
     assert jwt.get_unverified_header(token)["kid"] == "k1"
     claims = jwt.decode(
         token,
@@ -63,6 +64,7 @@ def test_access_tokens_carry_the_claims_and_verify_with_the_public_key() -> None
     assert claims["exp"] - claims["iat"] == 900
     assert abs(claims["iat"] - datetime.now(UTC).timestamp()) < 5  # naive 'now' read as UTC
     assert claims["jti"]
+    assert claims["sid"] == str(session_id)
 
 
 def test_refresh_tokens_are_random_and_stored_only_hashed() -> None:

@@ -8,8 +8,9 @@ from fastapi import FastAPI
 
 from gateway_service.adapters.tokens import AccessTokenVerifier
 from gateway_service.adapters.upload import UploadLimits
-from gateway_service.api import alignment, auth
+from gateway_service.api import alignment, auth, users
 from gateway_service.api.errors import install_error_handlers
+from gateway_service.api.rate_limits import RateLimits
 from gateway_service.entrypoints.events import register_consumers
 from gateway_service.settings import GatewaySettings
 from servicekit import ServiceRuntime
@@ -31,9 +32,11 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     )
     app.state.rpc = RpcClient(runtime.broker, runtime.topology, settings.rpc_timeout_seconds)
     app.state.token_verifier = AccessTokenVerifier(
-        settings.public_key_pem(), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        settings.public_keys(), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
     app.state.objects = objects
+    app.state.rate_limits = RateLimits(settings.rate_limits)
+    app.state.busy_retry_after = settings.busy_retry_after_seconds
     app.state.unit_of_work = runtime.unit_of_work
     app.state.upload_limits = UploadLimits(
         max_file_bytes=settings.max_file_bytes,
@@ -42,6 +45,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     )
     install_error_handlers(app)
     app.include_router(auth.router, prefix=API_PREFIX)
+    app.include_router(users.router, prefix=API_PREFIX)
     app.include_router(alignment.router, prefix=API_PREFIX)
     return runtime, app
 

@@ -6,6 +6,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from gateway_service.api.rate_limits import RateLimitSettings
 from servicekit import S3Settings, ServiceSettings
 
 __all__ = ["GatewaySettings"]
@@ -20,17 +21,30 @@ class GatewaySettings(ServiceSettings):
     s3: S3Settings = S3Settings()
     jwt_public_key: SecretStr | None = Field(default=None, description="auth's public key, PEM")
     jwt_public_key_file: Path | None = None
+    jwt_key_id: str = Field(default="k1", description="the kid auth signs with now")
+    jwt_retired_public_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="kid -> PEM of keys auth signed with before; accepted until removed",
+    )
     jwt_issuer: str = "alignment-auth"
     jwt_audience: str = "alignment-api"
     rpc_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     max_file_bytes: int = Field(default=500 * 2**20, gt=0)
     max_request_bytes: int = Field(default=4 * 2**30, gt=0)
     max_files_per_job: int = Field(default=1000, gt=0)
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    busy_retry_after_seconds: int = Field(default=30, ge=1, description="429 on job limits")
 
     @model_validator(mode="after")
     def _public_key_present(self) -> Self:
         self.public_key_pem()
         return self
+
+    def public_keys(self) -> dict[str, bytes]:
+        retired = {
+            k: v.get_secret_value().encode() for k, v in self.jwt_retired_public_keys.items()
+        }
+        return retired | {self.jwt_key_id: self.public_key_pem()}
 
     def public_key_pem(self) -> bytes:
         if self.jwt_public_key is not None:

@@ -18,11 +18,21 @@ KEY = ed25519.Ed25519PrivateKey.generate()
 PUBLIC_PEM = KEY.public_key().public_bytes(
     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
 )
-VERIFIER = AccessTokenVerifier(PUBLIC_PEM, issuer="alignment-auth", audience="alignment-api")
+OLD_KEY = ed25519.Ed25519PrivateKey.generate()
+OLD_PEM = OLD_KEY.public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+)
+VERIFIER = AccessTokenVerifier(
+    {"k2": PUBLIC_PEM, "k1": OLD_PEM}, issuer="alignment-auth", audience="alignment-api"
+)
 
 
 def token(
-    key: object = KEY, algorithm: str = "EdDSA", drop: str | None = None, **claims: object
+    key: object = KEY,
+    algorithm: str = "EdDSA",
+    drop: str | None = None,
+    kid: str = "k2",
+    **claims: object,
 ) -> str:
     now = int(time.time())
     payload: dict[str, object] = {
@@ -32,15 +42,27 @@ def token(
         "iat": now,
         "exp": now + 300,
         "jti": "j1",
+        "sid": str(uuid.uuid4()),
     } | claims
     if drop:
         payload.pop(drop)
-    return jwt.encode(payload, key, algorithm=algorithm)  # type: ignore[arg-type]
+    return jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid})  # type: ignore[arg-type]
 
 
 def test_a_valid_token_names_its_user() -> None:
     user_id = uuid.uuid4()
     assert VERIFIER.verify(token(sub=str(user_id))).user_id == user_id
+
+
+def test_tokens_of_a_retired_key_still_pass_until_it_is_removed() -> None:
+    session = uuid.uuid4()
+    claims = VERIFIER.verify(token(key=OLD_KEY, kid="k1", sid=str(session)))
+    assert claims.session_id == session
+    only_new = AccessTokenVerifier(
+        {"k2": PUBLIC_PEM}, issuer="alignment-auth", audience="alignment-api"
+    )
+    with pytest.raises(InvalidToken):
+        only_new.verify(token(key=OLD_KEY, kid="k1"))
 
 
 def test_an_expired_token_is_told_apart() -> None:
@@ -57,6 +79,10 @@ def test_an_expired_token_is_told_apart() -> None:
         token(sub="not-a-uuid"),
         token(drop="exp"),
         token(drop="sub"),
+        token(drop="sid"),
+        token(drop="jti"),
+        token(kid="k9"),
+        token(key=OLD_KEY, kid="k2"),  # a retired key cannot pose as the current one
         "not.a.token",
     ],
 )
@@ -77,8 +103,10 @@ def _handmade(alg: str) -> tuple[str, str]:
         "sub": str(uuid.uuid4()),
         "iat": now,
         "exp": now + 60,
+        "jti": "j",
+        "sid": str(uuid.uuid4()),
     }
-    header = _b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    header = _b64(json.dumps({"alg": alg, "typ": "JWT", "kid": "k2"}).encode())
     return header, _b64(json.dumps(claims).encode())
 
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from sqlalchemy import delete
+
+from aligner_service.adapters.tables import alignment_runs
 from aligner_service.service_layer.align_job import AlignJobs
-from contracts import Envelope, FilesStored, JobCancelled
+from contracts import Envelope, FilesStored, JobCancelled, UserDeleted
 from servicekit import UnitOfWork, get_logger
 from servicekit.messaging import EventConsumers
+from servicekit.objects import Objects
 
 log = get_logger(__name__)
 
 
-def register_consumers(consumers: EventConsumers, jobs: AlignJobs) -> None:  # type: ignore[type-arg]
+def register_consumers(
+    consumers: EventConsumers,  # type: ignore[type-arg]
+    jobs: AlignJobs,
+    objects: Objects,
+) -> None:
     # prefetch 1: a replica holds one job at a time, the others take the next.
     @consumers.on(FilesStored, priority=True, prefetch=1)
     async def files_stored(envelope: Envelope[FilesStored], uow: UnitOfWork) -> None:
@@ -20,3 +28,15 @@ def register_consumers(consumers: EventConsumers, jobs: AlignJobs) -> None:  # t
     @consumers.on(JobCancelled)
     async def job_cancelled(envelope: Envelope[JobCancelled], uow: UnitOfWork) -> None:
         log.info("job_cancelled.received")  # cancelling a running job comes with DELETE /alignment
+
+    @consumers.on(UserDeleted)
+    async def user_deleted(envelope: Envelope[UserDeleted], uow: UnitOfWork) -> None:
+        """The user's runs go; so do results a job still running wrote after storage
+        deleted the user's files."""
+        user_id = envelope.payload.user_id
+        await uow.session.execute(delete(alignment_runs).where(alignment_runs.c.user_id == user_id))
+
+        async def delete_results() -> None:
+            await objects.delete_prefix(f"{user_id}/results/")
+
+        uow.after_commit(delete_results)

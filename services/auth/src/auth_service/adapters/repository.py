@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +40,21 @@ class AccountRepository:
     async def user_by_id(self, user_id: UUID) -> User | None:
         row = (await self._session.execute(select(users).where(users.c.id == user_id))).first()
         return User(**row._mapping) if row else None
+
+    async def set_password(self, user_id: UUID, password_hash: str) -> None:
+        await self._session.execute(
+            update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+        )
+
+    async def set_subscription(self, email: str, subscription: str) -> bool:
+        done = await self._session.execute(
+            update(users).where(users.c.email == email).values(subscription=subscription)
+        )
+        return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    async def delete_user(self, user_id: UUID) -> bool:
+        done = await self._session.execute(delete(users).where(users.c.id == user_id))
+        return bool(done.rowcount)  # type: ignore[attr-defined]
 
     async def add_refresh_token(self, token: RefreshToken) -> None:
         await self._session.execute(

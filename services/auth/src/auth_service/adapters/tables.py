@@ -1,10 +1,22 @@
 """auth's own schema. Nothing outside this service reads these tables."""
 
-from sqlalchemy import Column, ForeignKey, MetaData, String, Table, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Uuid,
+)
 
 from servicekit import Timestamp
 
-__all__ = ["metadata", "refresh_tokens", "users"]
+__all__ = ["metadata", "refresh_tokens", "reservations", "subscription_types", "usage", "users"]
 
 metadata = MetaData()
 
@@ -33,5 +45,41 @@ refresh_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("expires_at", Timestamp, nullable=False),
     Column("revoked_at", Timestamp, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+subscription_types = Table(
+    "subscription_types",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("storage_bytes", BigInteger, nullable=False),
+    Column("audio_minutes_per_month", Integer, nullable=False),
+    Column("max_file_bytes", BigInteger, nullable=False),
+    Column("max_files_per_job", Integer, nullable=False),
+    Column("max_concurrent_jobs", Integer, nullable=False),
+    Column("retention_days", Integer, nullable=False),
+    Column("queue_priority", SmallInteger, nullable=False),
+    Column("is_admin", Boolean, nullable=False),
+)
+
+usage = Table(
+    "usage",
+    metadata,
+    Column(
+        "user_id", Uuid(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("storage_bytes", BigInteger, nullable=False, server_default="0"),
+    Column("month", String(7), nullable=False),
+    Column("audio_seconds_month", Float, nullable=False, server_default="0"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("job_id", Uuid(as_uuid=True), primary_key=True),
+    Column(
+        "user_id", Uuid(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("bytes", BigInteger, nullable=False),
     Column("created_at", Timestamp, nullable=False),
 )

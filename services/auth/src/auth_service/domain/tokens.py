@@ -44,7 +44,7 @@ class TokenIssuer:
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
 
-    def access_token(self, user_id: UUID, now: datetime) -> str:
+    def access_token(self, user_id: UUID, session_id: UUID, now: datetime) -> str:
         if now.tzinfo is None:  # naive datetimes in this codebase are UTC
             now = now.replace(tzinfo=UTC)
         claims = {
@@ -54,6 +54,7 @@ class TokenIssuer:
             "iat": int(now.timestamp()),
             "exp": int((now + self.access_ttl).timestamp()),
             "jti": str(uuid4()),
+            "sid": str(session_id),  # ending the session ends its access tokens too
         }
         return jwt.encode(
             claims,

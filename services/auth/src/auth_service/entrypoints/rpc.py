@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 from auth_service.service_layer.accounts import Accounts
-from contracts.rpc import GetUser, LoginUser, RegisterUser, TokenPair, UserProfile
+from auth_service.service_layer.quotas import Quotas
+from contracts.rpc import (
+    ChangePassword,
+    DeleteAccount,
+    Done,
+    EndAllSessions,
+    EndSession,
+    GetQuota,
+    GetUser,
+    LoginUser,
+    QuotaReport,
+    RefreshSession,
+    RegisterUser,
+    ReserveQuota,
+    TokenPair,
+    UserProfile,
+)
 from servicekit.rpc import serve_rpc
 from servicekit.runtime import ServiceRuntime
 
 __all__ = ["register_rpc"]
 
 
-def register_rpc(runtime: ServiceRuntime, accounts: Accounts) -> None:
+def register_rpc(runtime: ServiceRuntime, accounts: Accounts, quotas: Quotas) -> None:
     async def register_user(request: RegisterUser) -> UserProfile:
         return await accounts.register(request.email, request.password, request.correlation_id)
 
@@ -20,6 +36,44 @@ def register_rpc(runtime: ServiceRuntime, accounts: Accounts) -> None:
     async def get_user(request: GetUser) -> UserProfile:
         return await accounts.get(request.user_id)
 
-    serve_rpc(runtime.broker, runtime.topology, RegisterUser, UserProfile, register_user)
-    serve_rpc(runtime.broker, runtime.topology, LoginUser, TokenPair, login_user)
-    serve_rpc(runtime.broker, runtime.topology, GetUser, UserProfile, get_user)
+    async def refresh_session(request: RefreshSession) -> TokenPair:
+        return await accounts.refresh(request.refresh_token, request.correlation_id)
+
+    async def end_session(request: EndSession) -> Done:
+        await accounts.end_session(request.user_id, request.refresh_token, request.correlation_id)
+        return Done()
+
+    async def end_all_sessions(request: EndAllSessions) -> Done:
+        await accounts.end_all_sessions(request.user_id, request.correlation_id)
+        return Done()
+
+    async def change_password(request: ChangePassword) -> Done:
+        await accounts.change_password(
+            request.user_id,
+            request.current_password,
+            request.new_password,
+            request.correlation_id,
+        )
+        return Done()
+
+    async def delete_account(request: DeleteAccount) -> Done:
+        await accounts.delete(request.user_id, request.correlation_id)
+        return Done()
+
+    async def get_quota(request: GetQuota) -> QuotaReport:
+        return await quotas.report(request.user_id)
+
+    async def reserve_quota(request: ReserveQuota) -> QuotaReport:
+        return await quotas.reserve(request)
+
+    broker, topology = runtime.broker, runtime.topology
+    serve_rpc(broker, topology, RegisterUser, UserProfile, register_user)
+    serve_rpc(broker, topology, LoginUser, TokenPair, login_user)
+    serve_rpc(broker, topology, GetUser, UserProfile, get_user)
+    serve_rpc(broker, topology, RefreshSession, TokenPair, refresh_session)
+    serve_rpc(broker, topology, EndSession, Done, end_session)
+    serve_rpc(broker, topology, EndAllSessions, Done, end_all_sessions)
+    serve_rpc(broker, topology, ChangePassword, Done, change_password)
+    serve_rpc(broker, topology, DeleteAccount, Done, delete_account)
+    serve_rpc(broker, topology, GetQuota, QuotaReport, get_quota)
+    serve_rpc(broker, topology, ReserveQuota, QuotaReport, reserve_quota)

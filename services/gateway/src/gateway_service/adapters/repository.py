@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway_service.adapters.tables import job_files, jobs
@@ -139,6 +139,12 @@ class JobRepository:
             )
         query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
         return [await self._with_files(row) for row in (await self._session.execute(query)).all()]
+
+    async def count_active(self, user_id: UUID) -> int:
+        """Jobs not yet finished: what the plan's concurrent-jobs limit counts."""
+        active = [s.value for s in (JobStatus.PENDING, JobStatus.STORED, JobStatus.PROCESSING)]
+        query = select(func.count()).where(jobs.c.user_id == user_id, jobs.c.status.in_(active))
+        return int((await self._session.execute(query)).scalar_one())
 
     async def _with_files(self, row: Any) -> JobRecord:
         values = dict(row._mapping)

@@ -17,7 +17,7 @@ from sqlalchemy import (
 
 from servicekit import Timestamp
 
-__all__ = ["job_files", "jobs", "metadata"]
+__all__ = ["job_files", "jobs", "metadata", "revoked_sessions"]
 
 metadata = MetaData()
 
@@ -62,4 +62,12 @@ job_files = Table(
     Column("oov_count", Integer, nullable=True),
     Column("low_quality", Boolean, nullable=True),
     Column("error", String(1000), nullable=True),
+)
+
+# Session ids only (random, not the user's): enough to refuse their access tokens early.
+revoked_sessions = Table(
+    "revoked_sessions",
+    metadata,
+    Column("session_id", Uuid(as_uuid=True), primary_key=True),
+    Column("revoked_at", Timestamp, nullable=False, index=True),
 )

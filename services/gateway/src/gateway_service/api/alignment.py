@@ -13,12 +13,14 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from contracts import JobSubmitted
 from contracts.results import AlignmentResult
+from contracts.rpc import GetQuota, PlanLimits, QuotaReport, ReserveQuota
 from gateway_service.adapters.formats import RENDERED_FORMATS, render
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
-from gateway_service.adapters.upload import BadUpload, MultipartUpload, UploadTooLarge
+from gateway_service.adapters.upload import BadUpload, MultipartUpload, UploadLimits, UploadTooLarge
 from gateway_service.adapters.wav import NotCanonicalWav, parse_header, segment_range, wav_bytes
-from gateway_service.api.deps import CorrelationId, CurrentUser
+from gateway_service.api.deps import CorrelationId, CurrentUser, Limits, Rpc
 from gateway_service.api.errors import ApiError
 from gateway_service.api.views import FilesOut, JobList, JobOut, file_out, job_out
 from gateway_service.domain.jobs import FileStatus, JobStatus
@@ -26,6 +28,7 @@ from gateway_service.domain.pairing import PairingError
 from gateway_service.service_layer.submit import DuplicateSubmission, Submissions
 from servicekit import UnitOfWork
 from servicekit.objects import ObjectMissing, Objects
+from servicekit.rpc import RpcClient, RpcFailed
 
 __all__ = ["router"]
 
@@ -98,6 +101,8 @@ async def submit(
     request: Request,
     user: CurrentUser,
     objects: ObjectStore,
+    rpc: Rpc,
+    rate_limits: Limits,
     correlation_id: CorrelationId,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> JSONResponse:
@@ -109,7 +114,9 @@ async def submit(
             )
         if existing is not None:
             return _accepted(existing)
-    limits = request.app.state.upload_limits
+    await rate_limits.hit("submit_per_user", str(user.user_id))
+    plan = await _admit(request, user.user_id, rpc, correlation_id)
+    limits = _upload_limits(request.app.state.upload_limits, plan)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_request_bytes:
         raise ApiError(
@@ -121,8 +128,28 @@ async def submit(
     )
     try:
         await upload.receive(request.headers.get("content-type", ""), request.stream())
+
+        async def reserve(event: JobSubmitted) -> None:
+            sizes = [p.audio_bytes + p.text_bytes for p in event.pairs]
+            order = ReserveQuota(
+                user_id=user.user_id,
+                job_id=job_id,
+                bytes=sum(sizes),
+                files=len(sizes),
+                largest_file_bytes=max(max(p.audio_bytes, p.text_bytes) for p in event.pairs),
+                correlation_id=correlation_id,
+            )
+            await rpc.call(order, QuotaReport)
+
         job = await Submissions(request.app.state.unit_of_work).create(
-            job_id, user.user_id, upload.files, upload.fields, idempotency_key, correlation_id
+            job_id,
+            user.user_id,
+            upload.files,
+            upload.fields,
+            idempotency_key,
+            correlation_id,
+            plan=plan,
+            reserve=reserve,
         )
     except UploadTooLarge as exc:
         raise ApiError(413, "payload_too_large", str(exc)) from exc
@@ -131,6 +158,9 @@ async def submit(
     except PairingError as exc:
         await objects.delete([f.key for f in upload.files])
         raise ApiError(422, "unmatched_files", str(exc), details=exc.details) from exc  # type: ignore[arg-type]
+    except RpcFailed:  # the quota refused the upload: the error handler says why
+        await objects.delete([f.key for f in upload.files])
+        raise
     except DuplicateSubmission:
         await objects.delete([f.key for f in upload.files])
         assert idempotency_key is not None
@@ -144,6 +174,51 @@ async def submit(
         await objects.delete([f.key for f in upload.files])
         raise
     return _accepted(job)
+
+
+async def _admit(
+    request: Request, user_id: UUID, rpc: RpcClient, correlation_id: str
+) -> PlanLimits:
+    """The plan's limits, once the user may start another job at all."""
+    report = await rpc.call(GetQuota(user_id=user_id, correlation_id=correlation_id), QuotaReport)
+    limits = report.limits
+    async with _unit_of_work(request) as uow:
+        active = await JobRepository(uow.session).count_active(user_id)
+    if active >= limits.max_concurrent_jobs:
+        retry = request.app.state.busy_retry_after
+        raise ApiError(
+            429,
+            "too_many_concurrent_jobs",
+            f"{active} of your jobs are still running; your plan allows "
+            f"{limits.max_concurrent_jobs} at a time",
+            details={"active": active, "limit": limits.max_concurrent_jobs},
+            headers={"Retry-After": str(retry)},
+        )
+    if report.audio_minutes_used >= limits.audio_minutes_per_month:
+        raise ApiError(
+            403,
+            "minutes_quota_exceeded",
+            f"you have aligned {report.audio_minutes_used:.1f} of your plan's "
+            f"{limits.audio_minutes_per_month} audio minutes this month",
+            details={"used": report.audio_minutes_used, "limit": limits.audio_minutes_per_month},
+        )
+    if report.storage_bytes_used + report.storage_bytes_reserved >= limits.storage_bytes:
+        raise ApiError(
+            413,
+            "storage_quota_exceeded",
+            f"your storage is full: {report.storage_bytes_used} of {limits.storage_bytes} bytes",
+            details={"used": report.storage_bytes_used, "limit": limits.storage_bytes},
+        )
+    return limits
+
+
+def _upload_limits(service: UploadLimits, plan: PlanLimits) -> UploadLimits:
+    """The tighter of the service's own limits and the user's plan."""
+    return UploadLimits(
+        max_file_bytes=min(service.max_file_bytes, plan.max_file_bytes),
+        max_request_bytes=service.max_request_bytes,
+        max_files_per_field=min(service.max_files_per_field, plan.max_files_per_job),
+    )
 
 
 def _accepted(job: JobRecord) -> JSONResponse:

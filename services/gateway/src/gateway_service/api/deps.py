@@ -15,9 +15,11 @@ from gateway_service.adapters.tokens import (
     TokenExpired,
 )
 from gateway_service.api.errors import ApiError
+from gateway_service.api.rate_limits import RateLimits
+from gateway_service.service_layer.accounts import is_revoked
 from servicekit.rpc import RpcClient
 
-__all__ = ["CorrelationId", "CurrentUser", "Rpc"]
+__all__ = ["CorrelationId", "CurrentUser", "Limits", "Rpc", "client_ip"]
 
 BEARER = {"WWW-Authenticate": "Bearer"}
 bearer_scheme = HTTPBearer(auto_error=False)
@@ -45,11 +47,27 @@ async def _current_user(
         raise ApiError(401, "token_expired", str(exc), headers=BEARER) from exc
     except InvalidToken as exc:
         raise ApiError(401, "invalid_token", str(exc), headers=BEARER) from exc
+    async with request.app.state.unit_of_work() as uow:
+        if await is_revoked(claims.session_id, uow):
+            raise ApiError(
+                401, "session_ended", "this session has ended; log in again", headers=BEARER
+            )
     # Each request runs in its own context copy: this names the user on its log lines only.
     structlog.contextvars.bind_contextvars(user_id=str(claims.user_id))
     return claims
 
 
+def _limits(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.rate_limits
+    return limits
+
+
+def client_ip(request: Request) -> str:
+    # The peer address; behind a proxy, uvicorn's --proxy-headers makes it the client's.
+    return request.client.host if request.client else "-"
+
+
 Rpc = Annotated[RpcClient, Depends(_rpc)]
+Limits = Annotated[RateLimits, Depends(_limits)]
 CorrelationId = Annotated[str, Depends(_correlation_id)]
 CurrentUser = Annotated[AccessClaims, Depends(_current_user)]

@@ -23,6 +23,12 @@ RPC_STATUS = {
     "invalid_credentials": 401,
     "invalid_request": 422,
     "user_not_found": 404,
+    "invalid_refresh_token": 401,
+    "refresh_token_reused": 401,
+    "file_too_large": 413,
+    "too_many_files": 413,
+    "storage_quota_exceeded": 413,
+    "minutes_quota_exceeded": 403,
 }
 
 HTTP_CODES = {

@@ -10,7 +10,10 @@ from contracts import (
     FileExpired,
     FilesRejected,
     FilesStored,
+    SessionsRevoked,
+    UserDeleted,
 )
+from gateway_service.service_layer.accounts import forget_user, revoke_sessions
 from gateway_service.service_layer.read_model import apply_event
 from servicekit import UnitOfWork
 from servicekit.messaging import EventConsumers
@@ -32,3 +35,11 @@ async def _apply(envelope: Envelope, uow: UnitOfWork) -> None:  # type: ignore[t
 def register_consumers(consumers: EventConsumers) -> None:  # type: ignore[type-arg]
     for fact in FACTS:
         consumers.on(fact)(_apply)
+
+    @consumers.on(SessionsRevoked)
+    async def sessions_revoked(envelope: Envelope[SessionsRevoked], uow: UnitOfWork) -> None:
+        await revoke_sessions(envelope.payload.session_ids, uow)
+
+    @consumers.on(UserDeleted)
+    async def user_deleted(envelope: Envelope[UserDeleted], uow: UnitOfWork) -> None:
+        await forget_user(envelope.payload.user_id, uow)

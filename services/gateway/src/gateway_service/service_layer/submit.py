@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy.exc import IntegrityError
 
 from contracts import JobSubmitted, SubmittedPair
+from contracts.rpc import PlanLimits
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
 from gateway_service.adapters.upload import UploadedFile
 from gateway_service.domain.jobs import FileStatus, JobStatus
@@ -44,7 +45,11 @@ class Submissions:
         fields: dict[str, str],
         idempotency_key: str | None,
         correlation_id: str,
+        plan: PlanLimits | None = None,
+        reserve: Callable[[JobSubmitted], Awaitable[None]] | None = None,
     ) -> JobRecord:
+        """``reserve`` holds the job's room in the user's quota (and refuses it) after the
+        files are paired and before the job exists."""
         audio = [f for f in files if f.field == "audio_files"]
         text = [f for f in files if f.field == "text_files"]
         if not audio:
@@ -94,6 +99,8 @@ class Submissions:
             language=language,
             engine=engine,
             options=options,
+            priority=plan.queue_priority if plan else 0,
+            retention_days=plan.retention_days if plan else None,
             pairs=[
                 SubmittedPair(
                     file_id=f.id,
@@ -109,10 +116,12 @@ class Submissions:
                 for f, p in zip(job.files, pairs, strict=True)
             ],
         )
+        if reserve is not None:
+            await reserve(event)
         try:
             async with self._uow() as uow:
                 await JobRepository(uow.session).add(job, idempotency_key)
-                uow.emit(event, correlation_id=correlation_id)
+                uow.emit(event, correlation_id=correlation_id, priority=event.priority)
                 await uow.commit()
         except IntegrityError as exc:
             if idempotency_key is None:

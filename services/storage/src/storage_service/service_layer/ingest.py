@@ -46,7 +46,9 @@ class Ingest:
         self._limits = limits
 
     async def handle(self, job: JobSubmitted, uow: UnitOfWork, correlation_id: str) -> None:
-        expires_at = utc_naive_now() + self._limits.retention
+        # The user's plan decides how long files are kept; storage's own default otherwise.
+        retention = timedelta(days=job.retention_days) if job.retention_days else None
+        expires_at = utc_naive_now() + (retention or self._limits.retention)
         stored: list[_Stored] = []
         rejected: list[FileRejection] = []
         with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:

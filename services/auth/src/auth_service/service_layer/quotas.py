@@ -1,0 +1,175 @@
+"""Plans and usage: what a user may store and align, reserved before an upload is accepted
+and settled from storage's facts (FilesStored, FilesRejected, FileExpired)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service.adapters.tables import reservations, subscription_types, usage, users
+from auth_service.domain.errors import QuotaExceeded, UserNotFound
+from contracts import FileExpired, FilesRejected, FilesStored
+from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota
+from servicekit import UnitOfWork, utc_naive_now
+
+__all__ = ["Quotas"]
+
+# A reservation whose upload never reached storage (gateway crash) stops counting after this.
+RESERVATION_LIFETIME = timedelta(hours=1)
+
+
+def _month(now: datetime) -> str:
+    return now.strftime("%Y-%m")
+
+
+class Quotas:
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork]) -> None:
+        self._uow = unit_of_work
+
+    async def report(self, user_id: UUID) -> QuotaReport:
+        async with self._uow() as uow:
+            return await self._report(uow.session, user_id, lock=False)
+
+    async def reserve(self, request: ReserveQuota) -> QuotaReport:
+        """Refuses with the numbers, or holds the bytes for this job. The user's usage row is
+        locked meanwhile, so that two uploads cannot both take the last free bytes."""
+        async with self._uow() as uow:
+            report = await self._report(uow.session, request.user_id, lock=True)
+            limits = report.limits
+            if request.largest_file_bytes > limits.max_file_bytes:
+                raise QuotaExceeded(
+                    "file_too_large",
+                    f"a file of {request.largest_file_bytes} bytes is over your plan's "
+                    f"{limits.max_file_bytes} bytes per file",
+                    limit=limits.max_file_bytes,
+                )
+            if request.files > limits.max_files_per_job:
+                raise QuotaExceeded(
+                    "too_many_files",
+                    f"{request.files} pairs is over your plan's {limits.max_files_per_job} per job",
+                    limit=limits.max_files_per_job,
+                )
+            if report.audio_minutes_used >= limits.audio_minutes_per_month:
+                raise QuotaExceeded(
+                    "minutes_quota_exceeded",
+                    f"you have aligned {report.audio_minutes_used:.1f} of your plan's "
+                    f"{limits.audio_minutes_per_month} audio minutes this month",
+                    used=report.audio_minutes_used,
+                    limit=limits.audio_minutes_per_month,
+                )
+            taken = report.storage_bytes_used + report.storage_bytes_reserved
+            if taken + request.bytes > limits.storage_bytes:
+                raise QuotaExceeded(
+                    "storage_quota_exceeded",
+                    f"this upload of {request.bytes} bytes does not fit: {taken} of your "
+                    f"plan's {limits.storage_bytes} bytes are in use",
+                    used=taken,
+                    requested=request.bytes,
+                    limit=limits.storage_bytes,
+                )
+            await uow.session.execute(
+                insert(reservations)
+                .prefix_with("IGNORE")  # the same job asking twice holds its bytes once
+                .values(
+                    job_id=request.job_id,
+                    user_id=request.user_id,
+                    bytes=request.bytes,
+                    created_at=utc_naive_now(),
+                )
+            )
+            await uow.commit()
+        return report.model_copy(
+            update={"storage_bytes_reserved": report.storage_bytes_reserved + request.bytes}
+        )
+
+    async def settle(self, fact: FilesStored, uow: UnitOfWork) -> None:
+        """Storage has the files: the reservation becomes usage (bytes as stored)."""
+        await self._touch(uow.session, fact.user_id)
+        await uow.session.execute(delete(reservations).where(reservations.c.job_id == fact.job_id))
+        seconds = sum(f.duration_seconds for f in fact.files)
+        await uow.session.execute(
+            update(usage)
+            .where(usage.c.user_id == fact.user_id)
+            .values(
+                storage_bytes=usage.c.storage_bytes + fact.total_bytes,
+                audio_seconds_month=usage.c.audio_seconds_month + seconds,
+            )
+        )
+
+    async def release(self, fact: FilesRejected, uow: UnitOfWork) -> None:
+        await uow.session.execute(delete(reservations).where(reservations.c.job_id == fact.job_id))
+
+    async def give_back(self, fact: FileExpired, uow: UnitOfWork) -> None:
+        await uow.session.execute(
+            update(usage)
+            .where(usage.c.user_id == fact.user_id)
+            .values(storage_bytes=func.greatest(usage.c.storage_bytes - fact.bytes_freed, 0))
+        )
+
+    async def set_storage_used(self, user_id: UUID, stored_bytes: int) -> None:
+        async with self._uow() as uow:
+            await self._touch(uow.session, user_id)
+            await uow.session.execute(
+                update(usage).where(usage.c.user_id == user_id).values(storage_bytes=stored_bytes)
+            )
+            await uow.commit()
+
+    async def _touch(self, session: AsyncSession, user_id: UUID) -> None:
+        """The usage row exists, and counts minutes for the current month."""
+        month = _month(utc_naive_now())
+        exists = select(users.c.id).where(users.c.id == user_id)
+        if (await session.execute(exists)).first() is None:
+            raise UserNotFound("this account does not exist (any more)")
+        await session.execute(
+            insert(usage).prefix_with("IGNORE").values(user_id=user_id, month=month)
+        )
+        await session.execute(
+            update(usage)
+            .where(usage.c.user_id == user_id, usage.c.month != month)
+            .values(month=month, audio_seconds_month=0)
+        )
+
+    async def _report(self, session: AsyncSession, user_id: UUID, *, lock: bool) -> QuotaReport:
+        await self._touch(session, user_id)
+        query = (
+            select(
+                usage.c.storage_bytes.label("used_bytes"),
+                usage.c.month,
+                usage.c.audio_seconds_month,
+                subscription_types,
+            )
+            .select_from(usage)
+            .join(users, users.c.id == usage.c.user_id)
+            .join(subscription_types, subscription_types.c.name == users.c.subscription)
+            .where(usage.c.user_id == user_id)
+        )
+        row = (await session.execute(query.with_for_update() if lock else query)).one()
+        since = utc_naive_now() - RESERVATION_LIFETIME
+        reserved = (
+            await session.execute(
+                select(func.coalesce(func.sum(reservations.c.bytes), 0))
+                .where(reservations.c.user_id == user_id)
+                .where(reservations.c.created_at > since)
+            )
+        ).scalar_one()
+        plan = row._mapping
+        return QuotaReport(
+            limits=PlanLimits(
+                subscription=plan["name"],
+                storage_bytes=plan["storage_bytes"],
+                audio_minutes_per_month=plan["audio_minutes_per_month"],
+                max_file_bytes=plan["max_file_bytes"],
+                max_files_per_job=plan["max_files_per_job"],
+                max_concurrent_jobs=plan["max_concurrent_jobs"],
+                retention_days=plan["retention_days"],
+                queue_priority=plan["queue_priority"],
+            ),
+            storage_bytes_used=plan["used_bytes"],
+            storage_bytes_reserved=int(reserved),
+            audio_minutes_used=round(plan["audio_seconds_month"] / 60, 2),
+            month=plan["month"],
+        )

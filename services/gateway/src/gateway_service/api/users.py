@@ -1,0 +1,114 @@
+"""``/api/v1/users``: the plan's limits and usage, and the account's data rights
+(export everything, delete everything)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from contracts.rpc import (
+    DeleteAccount,
+    Done,
+    GetQuota,
+    GetUser,
+    PlanLimits,
+    QuotaReport,
+    UserProfile,
+)
+from gateway_service.adapters.repository import JobRepository
+from gateway_service.api.deps import CorrelationId, CurrentUser, Rpc
+from gateway_service.api.views import JobOut, job_out
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+EXPORT_PAGE = 100
+
+
+class Usage(BaseModel):
+    storage_bytes_used: int
+    storage_bytes_reserved: int
+    audio_minutes_used: float
+    month: str
+    concurrent_jobs: int
+
+
+class QuotaOut(BaseModel):
+    subscription: str
+    limits: PlanLimits
+    usage: Usage
+
+
+class AccountExport(BaseModel):
+    exported_at: datetime
+    profile: UserProfile
+    quota: QuotaOut
+    jobs: list[JobOut]
+
+
+async def quota_of(request: Request, user: Any, rpc: Any, correlation_id: str) -> QuotaOut:
+    report: QuotaReport = await rpc.call(
+        GetQuota(user_id=user.user_id, correlation_id=correlation_id), QuotaReport
+    )
+    async with request.app.state.unit_of_work() as uow:
+        active = await JobRepository(uow.session).count_active(user.user_id)
+    return QuotaOut(
+        subscription=report.limits.subscription,
+        limits=report.limits,
+        usage=Usage(
+            storage_bytes_used=report.storage_bytes_used,
+            storage_bytes_reserved=report.storage_bytes_reserved,
+            audio_minutes_used=report.audio_minutes_used,
+            month=report.month,
+            concurrent_jobs=active,
+        ),
+    )
+
+
+@router.get("/quota", response_model=QuotaOut)
+async def quota(
+    request: Request, user: CurrentUser, rpc: Rpc, correlation_id: CorrelationId
+) -> QuotaOut:
+    """Your plan's limits and what you use of them."""
+    return await quota_of(request, user, rpc, correlation_id)
+
+
+@router.get("/me/export", response_model=AccountExport)
+async def export(
+    request: Request, user: CurrentUser, rpc: Rpc, correlation_id: CorrelationId
+) -> AccountExport:
+    """Everything we hold about you: profile, plan, usage, jobs and their files."""
+    profile = await rpc.call(
+        GetUser(user_id=user.user_id, correlation_id=correlation_id), UserProfile
+    )
+    jobs: list[JobOut] = []
+    async with request.app.state.unit_of_work() as uow:
+        repository = JobRepository(uow.session)
+        page = await repository.list(user.user_id, status=None, before=None, limit=EXPORT_PAGE)
+        while page:
+            jobs += [job_out(j) for j in page]
+            last = page[-1]
+            page = await repository.list(
+                user.user_id, status=None, before=(last.created_at, last.id), limit=EXPORT_PAGE
+            )
+    return AccountExport(
+        exported_at=datetime.now().astimezone(),
+        profile=profile,
+        quota=await quota_of(request, user, rpc, correlation_id),
+        jobs=jobs,
+    )
+
+
+@router.delete("/me", status_code=status.HTTP_202_ACCEPTED)
+async def delete_account(
+    user: CurrentUser, rpc: Rpc, correlation_id: CorrelationId
+) -> JSONResponse:
+    """Deletes the account, its jobs, files and results, in every service. Your tokens stop
+    working at once; the files go within seconds."""
+    await rpc.call(DeleteAccount(user_id=user.user_id, correlation_id=correlation_id), Done)
+    return JSONResponse({"status": "deleting"}, status_code=202)
