@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := services/aligner/bench libs/contracts/src libs/servicekit/src deploy/local/src $(wildcard services/*/src)
 TESTS := libs/contracts/tests libs/servicekit/tests $(wildcard services/*/tests) tests
 
-.PHONY: help bench bench-accuracy bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
+.PHONY: help fuzz bench bench-accuracy bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
 
 help:
 	@echo "make dev        run all five services, an S3 server and the setup, in the foreground"
@@ -77,3 +77,6 @@ clean-dev:
 
 bench-long: venv
 	$(BIN)/python services/aligner/bench/long_audio.py
+
+fuzz: venv
+	RUN_FUZZ=1 $(BIN)/pytest tests/fuzz -s -p no:cacheprovider

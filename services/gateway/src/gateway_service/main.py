@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from gateway_service.adapters.tokens import AccessTokenVerifier
 from gateway_service.adapters.upload import UploadLimits
 from gateway_service.api import alignment, auth, users
-from gateway_service.api.errors import install_error_handlers
+from gateway_service.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway_service.api.rate_limits import RateLimits
 from gateway_service.entrypoints.events import register_consumers
 from gateway_service.settings import GatewaySettings
@@ -44,9 +44,8 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
         max_files_per_field=settings.max_files_per_job,
     )
     install_error_handlers(app)
-    app.include_router(auth.router, prefix=API_PREFIX)
-    app.include_router(users.router, prefix=API_PREFIX)
-    app.include_router(alignment.router, prefix=API_PREFIX)
+    for router in (auth.router, users.router, alignment.router):
+        app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return runtime, app
 
 

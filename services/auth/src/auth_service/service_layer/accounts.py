@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from uuid import UUID, uuid4
 
 from auth_service.adapters.repository import AccountRepository
@@ -27,7 +28,10 @@ DEFAULT_SUBSCRIPTION = "free"
 
 def profile(user: User) -> UserProfile:
     return UserProfile(
-        id=user.id, email=user.email, subscription=user.subscription, created_at=user.created_at
+        id=user.id,
+        email=user.email,
+        subscription=user.subscription,
+        created_at=user.created_at.replace(tzinfo=UTC),  # stored naive, always UTC
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicekit.errors import DomainError
@@ -59,6 +60,36 @@ class ApiError(Exception):
         self.message = message
         self.details = details or {}
         self.headers = headers
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# Documented on every route: what any request may get back besides its success.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "bad request",
+        401: "no, expired, revoked or foreign token",
+        403: "over a plan's monthly limit",
+        404: "no such resource (another user's job is absent too)",
+        405: "method not allowed",
+        409: "conflict",
+        413: "over a size, file-count or storage limit",
+        415: "unsupported media type",
+        416: "range not satisfiable",
+        422: "invalid input",
+        429: "rate limited or too many running jobs (see Retry-After)",
+        503: "a service did not answer in time (see Retry-After)",
+    }.items()
+}
 
 
 def error_response(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -67,8 +67,8 @@ def job_out(job: JobRecord) -> JobOut:
         id=job.id,
         status=job.status.value,
         progress=job.progress,
-        created_at=job.created_at,
-        updated_at=job.updated_at,
+        created_at=job.created_at.replace(tzinfo=UTC),  # stored naive, always UTC
+        updated_at=job.updated_at.replace(tzinfo=UTC),
         language=job.language,
         engine=job.engine,
         options=job.options,
