@@ -15,13 +15,15 @@ from fastapi.responses import JSONResponse
 
 from contracts import JobSubmitted
 from contracts.results import AlignmentResult
-from contracts.rpc import GetQuota, PlanLimits, QuotaReport, ReserveQuota
+from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota
 from gateway_service.adapters.formats import RENDERED_FORMATS, render
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
+from gateway_service.adapters.tokens import AccessClaims
 from gateway_service.adapters.upload import BadUpload, MultipartUpload, UploadLimits, UploadTooLarge
 from gateway_service.adapters.wav import NotCanonicalWav, parse_header, segment_range, wav_bytes
 from gateway_service.api.deps import CorrelationId, CurrentUser, Limits, Rpc
 from gateway_service.api.errors import ApiError
+from gateway_service.api.users import quota_of
 from gateway_service.api.views import FilesOut, JobList, JobOut, file_out, job_out
 from gateway_service.domain.jobs import FileStatus, JobStatus
 from gateway_service.domain.pairing import PairingError
@@ -115,7 +117,7 @@ async def submit(
         if existing is not None:
             return _accepted(existing)
     await rate_limits.hit("submit_per_user", str(user.user_id))
-    plan = await _admit(request, user.user_id, rpc, correlation_id)
+    plan = await _admit(request, user, rpc, correlation_id)
     limits = _upload_limits(request.app.state.upload_limits, plan)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_request_bytes:
@@ -177,37 +179,35 @@ async def submit(
 
 
 async def _admit(
-    request: Request, user_id: UUID, rpc: RpcClient, correlation_id: str
+    request: Request, user: AccessClaims, rpc: RpcClient, correlation_id: str
 ) -> PlanLimits:
     """The plan's limits, once the user may start another job at all."""
-    report = await rpc.call(GetQuota(user_id=user_id, correlation_id=correlation_id), QuotaReport)
-    limits = report.limits
-    async with _unit_of_work(request) as uow:
-        active = await JobRepository(uow.session).count_active(user_id)
-    if active >= limits.max_concurrent_jobs:
+    quota = await quota_of(request, user, rpc, correlation_id)
+    limits, usage = quota.limits, quota.usage
+    if usage.concurrent_jobs >= limits.max_concurrent_jobs:
         retry = request.app.state.busy_retry_after
         raise ApiError(
             429,
             "too_many_concurrent_jobs",
-            f"{active} of your jobs are still running; your plan allows "
+            f"{usage.concurrent_jobs} of your jobs are still running; your plan allows "
             f"{limits.max_concurrent_jobs} at a time",
-            details={"active": active, "limit": limits.max_concurrent_jobs},
+            details={"active": usage.concurrent_jobs, "limit": limits.max_concurrent_jobs},
             headers={"Retry-After": str(retry)},
         )
-    if report.audio_minutes_used >= limits.audio_minutes_per_month:
+    if usage.audio_minutes_used >= limits.audio_minutes_per_month:
         raise ApiError(
             403,
             "minutes_quota_exceeded",
-            f"you have aligned {report.audio_minutes_used:.1f} of your plan's "
+            f"you have aligned {usage.audio_minutes_used:.1f} of your plan's "
             f"{limits.audio_minutes_per_month} audio minutes this month",
-            details={"used": report.audio_minutes_used, "limit": limits.audio_minutes_per_month},
+            details={"used": usage.audio_minutes_used, "limit": limits.audio_minutes_per_month},
         )
-    if report.storage_bytes_used + report.storage_bytes_reserved >= limits.storage_bytes:
+    if usage.storage_bytes_used + usage.storage_bytes_reserved >= limits.storage_bytes:
         raise ApiError(
             413,
             "storage_quota_exceeded",
-            f"your storage is full: {report.storage_bytes_used} of {limits.storage_bytes} bytes",
-            details={"used": report.storage_bytes_used, "limit": limits.storage_bytes},
+            f"your storage is full: {usage.storage_bytes_used} of {limits.storage_bytes} bytes",
+            details={"used": usage.storage_bytes_used, "limit": limits.storage_bytes},
         )
     return limits
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
@@ -20,8 +19,10 @@ from contracts.rpc import (
     UserProfile,
 )
 from gateway_service.adapters.repository import JobRepository
+from gateway_service.adapters.tokens import AccessClaims
 from gateway_service.api.deps import CorrelationId, CurrentUser, Rpc
 from gateway_service.api.views import JobOut, job_out
+from servicekit.rpc import RpcClient
 
 __all__ = ["router"]
 
@@ -51,7 +52,10 @@ class AccountExport(BaseModel):
     jobs: list[JobOut]
 
 
-async def quota_of(request: Request, user: Any, rpc: Any, correlation_id: str) -> QuotaOut:
+async def quota_of(
+    request: Request, user: AccessClaims, rpc: RpcClient, correlation_id: str
+) -> QuotaOut:
+    """The plan from auth (RPC), the running jobs from the gateway's own read model."""
     report: QuotaReport = await rpc.call(
         GetQuota(user_id=user.user_id, correlation_id=correlation_id), QuotaReport
     )
