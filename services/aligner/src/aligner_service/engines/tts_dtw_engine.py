@@ -65,19 +65,16 @@ class TtsDtwEngine:
         check_length(pcm16k)
         duration = len(pcm16k) / 2 / SAMPLE_RATE
         synthetic, rate, spans = self._synthesise(words, language, speed=DEFAULT_SPEED)
-        spoken = sum(b - a for a, b in spans) + GAP_SECONDS * (len(spans) + 1)
-        speed = DEFAULT_SPEED
-        if not 0.8 < spoken / duration < 1.25:
+        if not 0.8 < _spoken_seconds(spans) / duration < 1.25:
             # Match the speaker's pace, so that the warping path stays near the diagonal.
-            speed = int(np.clip(DEFAULT_SPEED * spoken / duration, 80, 450))
+            speed = _matching_speed(spans, duration)
             synthetic, rate, spans = self._synthesise(words, language, speed=speed)
         return EngineOutput(words=self._warp(pcm16k, synthetic, rate, spans, FRAME_SECONDS))
 
     def pace(self, words: list[str], language: str, seconds: float) -> int:
         """The espeak-ng speed (words per minute) at which these words last about so long."""
         _, _, spans = self._synthesise(words, language, speed=DEFAULT_SPEED)
-        spoken = sum(b - a for a, b in spans) + GAP_SECONDS * (len(spans) + 1)
-        return int(np.clip(DEFAULT_SPEED * spoken / seconds, 80, 450))
+        return _matching_speed(spans, seconds)
 
     def locate(
         self, pcm16k: bytes, words: list[str], language: str, speed: int
@@ -148,6 +145,16 @@ class TtsDtwEngine:
             parts += [piece, gap]
             t += len(piece) / rate + GAP_SECONDS
         return np.concatenate(parts), rate, tight_spans
+
+
+def _spoken_seconds(spans: list[tuple[float, float]]) -> float:
+    """How long the synthetic words last with the short gaps _synthesise leaves."""
+    return sum(b - a for a, b in spans) + GAP_SECONDS * (len(spans) + 1)
+
+
+def _matching_speed(spans: list[tuple[float, float]], seconds: float) -> int:
+    """The espeak-ng speed at which words spoken so at DEFAULT_SPEED would last ``seconds``."""
+    return int(np.clip(DEFAULT_SPEED * _spoken_seconds(spans) / seconds, 80, 450))
 
 
 def _word_spans(signal: np.ndarray, rate: int, count: int) -> list[tuple[float, float]]:
