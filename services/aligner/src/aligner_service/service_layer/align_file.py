@@ -79,24 +79,6 @@ class FileAligner:
         file: StoredFile,
         progress: Callable[[float], Coroutine[Any, Any, None]] | None = None,
     ) -> tuple[AlignmentResult, dict[str, str]]:
-        with tempfile.TemporaryDirectory(prefix="aligner-") as folder:
-            # On disk, not in memory: an hour of audio is read a window at a time.
-            audio = Path(folder) / "audio.wav"
-            await self._objects.download(file.audio_key, audio)
-            return await self._align(
-                engine, user_id, job_id, language, file, WavFile(audio), progress
-            )
-
-    async def _align(
-        self,
-        engine: Engine,
-        user_id: UUID,
-        job_id: UUID,
-        language: str,
-        file: StoredFile,
-        audio: WavFile,
-        progress: Callable[[float], Coroutine[Any, Any, None]] | None,
-    ) -> tuple[AlignmentResult, dict[str, str]]:
         tokens = tokenize((await self._objects.get_bytes(file.text_key)).decode("utf-8"))
         oov = [t.text for t in tokens if not engine.knows(t.key)]
         guessed = await asyncio.to_thread(engine.learn, [t.key for t in tokens])
@@ -112,9 +94,14 @@ class FileAligner:
                 reported = int(share * PROGRESS_STEPS)
                 asyncio.run_coroutine_threadsafe(progress(share), loop).result()
 
-        output = await asyncio.to_thread(
-            self._long_audio.align, engine, audio, [t.key for t in known], language, report
-        )
+        with tempfile.TemporaryDirectory(prefix="aligner-") as folder:
+            # On disk, not in memory: an hour of audio is read a window at a time.
+            audio = Path(folder) / "audio.wav"
+            await self._objects.download(file.audio_key, audio)
+            source = WavFile(audio)
+            output = await asyncio.to_thread(
+                self._long_audio.align, engine, source, [t.key for t in known], language, report
+            )
         words = [
             AlignedWord(
                 word=t.text,
@@ -129,7 +116,7 @@ class FileAligner:
             file_id=file.corpus_file_id,
             audio_name=file.audio_name,
             text_name=file.text_name,
-            duration=round(audio.duration, 4),
+            duration=round(source.duration, 4),
             engine=engine.name,
             language=language,
             words=words,
