@@ -22,6 +22,8 @@ def build(settings: StorageSettings | None = None) -> ServiceRuntime:
         retention=timedelta(days=settings.retention_days),
         max_audio_seconds=settings.max_audio_seconds,
         max_text_bytes=settings.max_text_bytes,
+        max_text_lines=settings.max_text_lines,
+        max_text_line_chars=settings.max_text_line_chars,
     )
     ingest = Ingest(objects, AudioConverter(settings.ffmpeg), limits)
     register_consumers(runtime.consumers, ingest, objects)

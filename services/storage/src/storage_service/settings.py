@@ -17,3 +17,5 @@ class StorageSettings(ServiceSettings):
     retention_days: int = Field(default=30, ge=1, le=3650)
     max_audio_seconds: float = Field(default=3 * 3600, gt=0)
     max_text_bytes: int = Field(default=2_000_000, gt=0)
+    max_text_lines: int = Field(default=200_000, gt=0)
+    max_text_line_chars: int = Field(default=20_000, gt=0)

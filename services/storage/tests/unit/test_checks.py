@@ -2,12 +2,19 @@ from __future__ import annotations
 
 import pytest
 
-from storage_service.domain.checks import PairRejected, check_audio_header, check_transcript
+from storage_service.domain.checks import (
+    PairRejected,
+    TextLimits,
+    check_audio_header,
+    check_transcript,
+)
+
+LIMITS = TextLimits(max_bytes=100, max_lines=200_000, max_line_chars=20_000)
 
 
 def test_transcripts_are_normalised_utf8() -> None:
-    assert check_transcript(b"\xef\xbb\xbfHello\r\nworld  ", "t", 100) == "Hello\nworld\n"
-    assert check_transcript("Caf\u0065\u0301".encode(), "t", 100) == "Caf\u00e9\n"  # NFC
+    assert check_transcript(b"\xef\xbb\xbfHello\r\nworld  ", "t", LIMITS) == "Hello\nworld\n"
+    assert check_transcript("Caf\u0065\u0301".encode(), "t", LIMITS) == "Caf\u00e9\n"  # NFC
 
 
 @pytest.mark.parametrize(
@@ -26,9 +33,39 @@ def test_transcripts_are_normalised_utf8() -> None:
 )
 def test_bad_transcripts_are_refused_with_a_code(raw: bytes, code: str) -> None:
     with pytest.raises(PairRejected) as refused:
-        check_transcript(raw, "text_files[0] 'a.txt'", 100)
+        check_transcript(raw, "text_files[0] 'a.txt'", LIMITS)
     assert refused.value.code == code
     assert refused.value.reason.startswith("text_files[0] 'a.txt'")
+
+
+LINE_LIMITS = TextLimits(max_bytes=10_000, max_lines=5, max_line_chars=20)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"one\n\ntwo\n\nthree\n",  # five lines, blank ones included
+        b"one\r\n\r\ntwo\r\n\r\nthree",  # CRLF counts like LF
+        b"a" * 20 + b"\n" + "\u00e9".encode() * 20,  # characters, not bytes
+    ],
+)
+def test_transcripts_at_the_line_limits_pass(raw: bytes) -> None:
+    check_transcript(raw, "t", LINE_LIMITS)
+
+
+def test_one_line_too_many_is_refused_with_the_numbers() -> None:
+    with pytest.raises(PairRejected) as refused:
+        check_transcript(b"one\n\ntwo\n\nthree\n\n", "transcript.txt", LINE_LIMITS)
+    assert refused.value.code == "text_too_many_lines"
+    assert refused.value.reason == "transcript.txt has 6 lines; the limit is 5"
+
+
+def test_a_line_one_character_too_long_is_refused_with_its_number() -> None:
+    raw = b"hello\r\n\r\n" + "\u00e9".encode() * 21
+    with pytest.raises(PairRejected) as refused:
+        check_transcript(raw, "transcript.txt", LINE_LIMITS)
+    assert refused.value.code == "text_line_too_long"
+    assert refused.value.reason == "line 3 of transcript.txt has 21 characters; the limit is 20"
 
 
 def test_audio_headers_of_other_kinds_are_refused() -> None:

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import codecs
 import unicodedata
+from dataclasses import dataclass
 
 import filetype
 
-__all__ = ["PairRejected", "check_audio_header", "check_transcript"]
+__all__ = ["PairRejected", "TextLimits", "check_audio_header", "check_transcript"]
 
 # Text that a person typed may hold tabs and newlines, but no other control characters.
 ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+@dataclass(frozen=True)
+class TextLimits:
+    """How much transcript one pair may carry: bytes as uploaded; lines and characters per
+    line as counted after newlines are normalised (blank lines count). Set in settings."""
+
+    max_bytes: int
+    max_lines: int
+    max_line_chars: int
 
 
 class PairRejected(Exception):
@@ -52,10 +63,10 @@ def check_audio_header(head: bytes, label: str) -> None:
         raise PairRejected("audio_not_audio", f"{label} is {found[0]}, not audio")
 
 
-def check_transcript(raw: bytes, label: str, max_bytes: int) -> str:
-    """The transcript as text: UTF-8 (a BOM is allowed), not binary, not empty."""
-    if len(raw) > max_bytes:
-        raise PairRejected("text_too_large", f"{label} is larger than {max_bytes} bytes")
+def check_transcript(raw: bytes, label: str, limits: TextLimits) -> str:
+    """The transcript as text: UTF-8 (a BOM is allowed), not binary, not empty, in limits."""
+    if len(raw) > limits.max_bytes:
+        raise PairRejected("text_too_large", f"{label} is larger than {limits.max_bytes} bytes")
     found = sniff(raw[:8192])
     if found is not None or filetype.guess(raw[:8192]) is not None:
         what = found[0] if found else "a media file"
@@ -72,7 +83,28 @@ def check_transcript(raw: bytes, label: str, max_bytes: int) -> str:
         ) from exc
     if any(unicodedata.category(c) == "Cc" and c not in ALLOWED_CONTROLS for c in text):
         raise PairRejected("text_binary", f"{label} contains control characters: is it text?")
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    _check_lines(text, label, limits)
+    text = text.strip()
     if not any(c.isalnum() for c in text):
         raise PairRejected("text_empty", f"{label} has no words to align")
     return text + "\n"
+
+
+def _check_lines(text: str, label: str, limits: TextLimits) -> None:
+    """Line numbers are the user's: counted before the text is stripped."""
+    lines = text.split("\n")
+    if lines[-1] == "":  # a final newline ends the last line; it does not start another
+        lines.pop()
+    if len(lines) > limits.max_lines:
+        raise PairRejected(
+            "text_too_many_lines",
+            f"{label} has {len(lines)} lines; the limit is {limits.max_lines}",
+        )
+    for number, line in enumerate(lines, start=1):
+        if len(line) > limits.max_line_chars:
+            raise PairRejected(
+                "text_line_too_long",
+                f"line {number} of {label} has {len(line)} characters; "
+                f"the limit is {limits.max_line_chars}",
+            )

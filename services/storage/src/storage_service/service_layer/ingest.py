@@ -16,7 +16,12 @@ from servicekit import UnitOfWork, get_logger, utc_naive_now
 from servicekit.objects import ObjectMissing, Objects
 from storage_service.adapters.audio import AudioConverter
 from storage_service.adapters.tables import corpus_files, file_storage_metadata
-from storage_service.domain.checks import PairRejected, check_audio_header, check_transcript
+from storage_service.domain.checks import (
+    PairRejected,
+    TextLimits,
+    check_audio_header,
+    check_transcript,
+)
 from storage_service.domain.keys import audio_key, text_key
 
 __all__ = ["Ingest", "IngestLimits"]
@@ -29,6 +34,8 @@ class IngestLimits:
     retention: timedelta
     max_audio_seconds: float
     max_text_bytes: int
+    max_text_lines: int
+    max_text_line_chars: int
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,9 @@ class Ingest:
         self._objects = objects
         self._converter = converter
         self._limits = limits
+        self._text_limits = TextLimits(
+            limits.max_text_bytes, limits.max_text_lines, limits.max_text_line_chars
+        )
 
     async def handle(self, job: JobSubmitted, uow: UnitOfWork, correlation_id: str) -> None:
         # The user's plan decides how long files are kept; storage's own default otherwise.
@@ -105,7 +115,7 @@ class Ingest:
             raise PairRejected("upload_missing", f"{audio_label}: the upload was lost") from exc
         with source.open("rb") as head:
             check_audio_header(head.read(8192), audio_label)
-        text = check_transcript(text_path.read_bytes(), text_label, self._limits.max_text_bytes)
+        text = check_transcript(text_path.read_bytes(), text_label, self._text_limits)
         duration = await self._converter.to_canonical_wav(source, wav, audio_label)
         if duration > self._limits.max_audio_seconds:
             raise PairRejected(
