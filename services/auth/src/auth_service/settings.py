@@ -8,11 +8,13 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from auth_service.known_keys import is_published
 from servicekit import ServiceSettings
 
 __all__ = ["AuthSettings"]
 
 MIN_RSA_BITS = 2048
+GENERATE_KEY = "openssl genpkey -algorithm ed25519 -out jwt.pem (or devstack keys --keys-dir DIR)"
 
 
 class AuthSettings(ServiceSettings):
@@ -45,4 +47,9 @@ class AuthSettings(ServiceSettings):
                 raise ValueError(f"the RSA signing key must have at least {MIN_RSA_BITS} bits")
         elif not isinstance(key, ed25519.Ed25519PrivateKey):
             raise ValueError("the signing key must be Ed25519 or RSA")
+        if is_published(key.public_key()):
+            raise ValueError(
+                "this signing key is published (in tests or docs); generate your own with "
+                f"{GENERATE_KEY}"
+            )
         return pem
