@@ -32,13 +32,14 @@ class Quotas:
 
     async def report(self, user_id: UUID) -> QuotaReport:
         async with self._uow() as uow:
-            return await self._report(uow.session, user_id, lock=False)
+            return await self._report(uow.session, user_id)
 
     async def reserve(self, request: ReserveQuota) -> QuotaReport:
         """Refuses with the numbers, or holds the bytes for this job. The user's usage row is
         locked meanwhile, so that two uploads cannot both take the last free bytes."""
         async with self._uow() as uow:
-            report = await self._report(uow.session, request.user_id, lock=True)
+            await self._lock_usage(uow.session, request.user_id)
+            report = await self._report(uow.session, request.user_id)
             limits = report.limits
             if request.largest_file_bytes > limits.max_file_bytes:
                 raise QuotaExceeded(
@@ -88,7 +89,7 @@ class Quotas:
 
     async def settle(self, fact: FilesStored, uow: UnitOfWork) -> None:
         """Storage has the files: the reservation becomes usage (bytes as stored)."""
-        await self._touch(uow.session, fact.user_id)
+        await self._lock_usage(uow.session, fact.user_id)
         await uow.session.execute(delete(reservations).where(reservations.c.job_id == fact.job_id))
         seconds = sum(f.duration_seconds for f in fact.files)
         await uow.session.execute(
@@ -110,44 +111,45 @@ class Quotas:
             .values(storage_bytes=func.greatest(usage.c.storage_bytes - fact.bytes_freed, 0))
         )
 
-    async def set_storage_used(self, user_id: UUID, stored_bytes: int) -> None:
-        async with self._uow() as uow:
-            await self._touch(uow.session, user_id)
-            await uow.session.execute(
-                update(usage).where(usage.c.user_id == user_id).values(storage_bytes=stored_bytes)
-            )
-            await uow.commit()
-
-    async def _touch(self, session: AsyncSession, user_id: UUID) -> None:
-        """The usage row exists, and counts minutes for the current month."""
+    async def _lock_usage(self, session: AsyncSession, user_id: UUID) -> None:
+        """Lock the user's usage row until commit (made if missing, rolled over to this
+        month). The lock comes before any write: two reservations that each took a shared
+        lock first (INSERT IGNORE on an existing row) and then wrote would deadlock."""
         month = _month(utc_naive_now())
-        exists = select(users.c.id).where(users.c.id == user_id)
-        if (await session.execute(exists)).first() is None:
-            raise UserNotFound("this account does not exist (any more)")
-        await session.execute(
-            insert(usage).prefix_with("IGNORE").values(user_id=user_id, month=month)
-        )
-        await session.execute(
-            update(usage)
-            .where(usage.c.user_id == user_id, usage.c.month != month)
-            .values(month=month, audio_seconds_month=0)
-        )
+        row_of_user = select(usage.c.month).where(usage.c.user_id == user_id)
+        if (await session.execute(row_of_user)).first() is None:  # a read that locks nothing
+            exists = select(users.c.id).where(users.c.id == user_id)
+            if (await session.execute(exists)).first() is None:
+                raise UserNotFound("this account does not exist (any more)")
+            await session.execute(
+                insert(usage).prefix_with("IGNORE").values(user_id=user_id, month=month)
+            )
+        row = (await session.execute(row_of_user.with_for_update())).one()
+        if row.month != month:
+            await session.execute(
+                update(usage)
+                .where(usage.c.user_id == user_id)
+                .values(month=month, audio_seconds_month=0)
+            )
 
-    async def _report(self, session: AsyncSession, user_id: UUID, *, lock: bool) -> QuotaReport:
-        await self._touch(session, user_id)
+    async def _report(self, session: AsyncSession, user_id: UUID) -> QuotaReport:
+        """Reads only: a user without a usage row yet has used nothing."""
+        month = _month(utc_naive_now())
         query = (
             select(
-                usage.c.storage_bytes.label("used_bytes"),
-                usage.c.month,
-                usage.c.audio_seconds_month,
+                func.coalesce(usage.c.storage_bytes, 0).label("used_bytes"),
+                usage.c.month.label("usage_month"),
+                func.coalesce(usage.c.audio_seconds_month, 0).label("audio_seconds_month"),
                 subscription_types,
             )
-            .select_from(usage)
-            .join(users, users.c.id == usage.c.user_id)
+            .select_from(users)
             .join(subscription_types, subscription_types.c.name == users.c.subscription)
-            .where(usage.c.user_id == user_id)
+            .outerjoin(usage, usage.c.user_id == users.c.id)
+            .where(users.c.id == user_id)
         )
-        row = (await session.execute(query.with_for_update() if lock else query)).one()
+        row = (await session.execute(query)).first()
+        if row is None:
+            raise UserNotFound("this account does not exist (any more)")
         since = utc_naive_now() - RESERVATION_LIFETIME
         reserved = (
             await session.execute(
@@ -170,6 +172,9 @@ class Quotas:
             ),
             storage_bytes_used=plan["used_bytes"],
             storage_bytes_reserved=int(reserved),
-            audio_minutes_used=round(plan["audio_seconds_month"] / 60, 2),
-            month=plan["month"],
+            # Last month's minutes do not count, even before the row rolls over.
+            audio_minutes_used=(
+                round(plan["audio_seconds_month"] / 60, 2) if plan["usage_month"] == month else 0.0
+            ),
+            month=month,
         )
