@@ -12,22 +12,31 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 from faststream import AckPolicy
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
+from faststream.rabbit.helpers.declarer import RabbitDeclarer
 from faststream.rabbit.schemas.queue import QueueType
 from pydantic import ValidationError
 
 from contracts import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Envelope, Event
+from contracts.envelope import utc_now
 from contracts.rpc import RpcRequest
 from servicekit.errors import PermanentFailure, validation_errors
 from servicekit.logs import bind_context, get_logger
 from servicekit.metrics import EVENTS_CONSUMED
 from servicekit.outbox import OutboxMessage, UnitOfWork
 
-__all__ = ["EventConsumers", "EventHandler", "Topology", "make_publisher"]
+__all__ = [
+    "EventConsumers",
+    "EventHandler",
+    "Topology",
+    "make_publisher",
+    "make_queue_publisher",
+]
 
 log = get_logger(__name__)
 
@@ -37,6 +46,7 @@ EventHandler = Callable[[Envelope[E], UnitOfWork], Awaitable[None]]
 # After this many failed deliveries a message is dead-lettered rather than retried again.
 DELIVERY_LIMIT = 8
 RPC_MESSAGE_TTL_MS = 5_000
+MAX_DELAY = timedelta(minutes=25)
 
 
 @dataclass(frozen=True)
@@ -73,9 +83,15 @@ class Topology:
         )
 
     def event_queue(
-        self, service: str, event_cls: type[Event], *, priority: bool = False
+        self,
+        service: str,
+        event_cls: type[Event],
+        *,
+        priority: bool = False,
+        lane: str | None = None,
     ) -> RabbitQueue:
-        name = self.name(f"{service}.{event_cls.routing_key()}")
+        """``lane`` names a second queue of the same service for the same event type."""
+        name = self.name(f"{service}.{event_cls.routing_key()}" + (f".{lane}" if lane else ""))
         arguments: dict[str, Any] = {
             "x-dead-letter-exchange": self.dead_letter_exchange.name,
             "x-dead-letter-routing-key": name,
@@ -115,10 +131,14 @@ class Topology:
         await broker.declare_exchange(self.events_exchange)
         await broker.declare_exchange(self.dead_letter_exchange)
 
-    async def declare_consumer_queue(self, broker: RabbitBroker, queue: RabbitQueue) -> None:
+    async def declare_consumer_queue(
+        self, broker: RabbitBroker, queue: RabbitQueue, channel: Channel | None = None
+    ) -> None:
         """Declare a queue, its binding and its dead-letter queue (before consumers start,
-        so that nothing published meanwhile is lost)."""
-        declared = await broker.declare_queue(queue)
+        so that nothing published meanwhile is lost). On the consumer's ``channel``:
+        FastStream reuses the queue object declared first, channel and prefetch included."""
+        declarer: RabbitDeclarer = broker.config.declarer
+        declared = await declarer.declare_queue(queue, channel=channel)
         await declared.bind(self.events_exchange.name, routing_key=queue.routing())
         dead = await broker.declare_queue(self.dead_letter_queue(queue))
         await dead.bind(self.dead_letter_exchange.name, routing_key=queue.name)
@@ -145,6 +165,31 @@ def make_publisher(
     return publish
 
 
+def make_queue_publisher(
+    broker: RabbitBroker,
+) -> Callable[[RabbitQueue, Envelope[Any], int | None], Awaitable[None]]:
+    """A confirmed publish straight into one queue (the default exchange), for a service
+    that hands an event back to one of its own queues rather than to every subscriber."""
+
+    async def publish(queue: RabbitQueue, envelope: Envelope[Any], priority: int | None) -> None:
+        await broker.publish(
+            envelope.model_dump_json().encode(),
+            queue=queue.name,
+            persist=True,
+            message_id=str(envelope.event_id),
+            correlation_id=envelope.correlation_id,
+            content_type="application/json",
+            priority=priority,
+            timeout=10,
+        )
+
+    return publish
+
+
+def seconds_until(moment: datetime) -> float:
+    return max(0.0, (moment - utc_now()).total_seconds())
+
+
 @dataclass
 class EventConsumers(Generic[E]):
     """Registers a service's event handlers with the kit's delivery rules."""
@@ -155,25 +200,42 @@ class EventConsumers(Generic[E]):
     unit_of_work: Callable[[], UnitOfWork]
     retry_backoff_seconds: float = 0.2
     queues: list[RabbitQueue] = field(default_factory=list)
+    channels: dict[str, Channel | None] = field(default_factory=dict)  # by queue name
+    # Set on shutdown: events held for a delay go back to their queue at once.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def on(
-        self, event_cls: type[E], *, priority: bool = False, prefetch: int | None = None
+        self,
+        event_cls: type[E],
+        *,
+        priority: bool = False,
+        prefetch: int | None = None,
+        lane: str | None = None,
+        delay: timedelta | None = None,
     ) -> Callable[[EventHandler[E]], EventHandler[E]]:
         """Register ``handler`` for ``event_cls``. ``prefetch=1`` for slow work, so that
-        other replicas take the next message; ``priority`` honours message priorities."""
+        other replicas take the next message; ``priority`` honours message priorities.
+        ``lane`` gives a second handler of the same event its own queue and its own inbox
+        entries; ``delay`` holds each event until it is that old (at most
+        ``MAX_DELAY``: the broker takes back deliveries left unacknowledged for 30 min)."""
+        if delay is not None and not timedelta(0) <= delay <= MAX_DELAY:
+            raise ValueError(f"delay must be between 0 and {MAX_DELAY}")
 
         def register(handler: EventHandler[E]) -> EventHandler[E]:
-            queue = self.topology.event_queue(self.service, event_cls, priority=priority)
+            queue = self.topology.event_queue(self.service, event_cls, priority=priority, lane=lane)
             self.queues.append(queue)
+            channel = self.channels[queue.name] = (
+                Channel(prefetch_count=prefetch) if prefetch else None
+            )
 
             async def consume(message: RabbitMessage) -> None:
-                await self.deliver(event_cls, handler, message)
+                await self.deliver(event_cls, handler, message, lane=lane, delay=delay)
 
             consume.__name__ = handler.__name__
             self.broker.subscriber(
                 queue,
                 self.topology.events_exchange,
-                channel=Channel(prefetch_count=prefetch) if prefetch else None,
+                channel=channel,
                 ack_policy=AckPolicy.MANUAL,
                 title=f"{self.service}: {event_cls.routing_key()}",
                 description=handler.__doc__,
@@ -182,7 +244,15 @@ class EventConsumers(Generic[E]):
 
         return register
 
-    async def deliver(self, event_cls: type[E], handler: EventHandler[E], message: Any) -> None:
+    async def deliver(
+        self,
+        event_cls: type[E],
+        handler: EventHandler[E],
+        message: Any,
+        *,
+        lane: str | None = None,
+        delay: timedelta | None = None,
+    ) -> None:
         try:
             envelope = Envelope[event_cls].model_validate_json(message.body)  # type: ignore[valid-type]
         except ValidationError as exc:
@@ -193,13 +263,27 @@ class EventConsumers(Generic[E]):
             await message.reject(requeue=False)
             return
         with bind_context(**envelope.log_context()):
-            outcome = await self._handle(envelope, handler, message)
+            # Held before the unit of work opens, so that no transaction idles meanwhile.
+            if delay is not None and not await self._held(envelope.occurred_at + delay):
+                await message.nack(requeue=True)
+                return
+            outcome = await self._handle(envelope, handler, message, lane)
             EVENTS_CONSUMED.labels(event_type=envelope.routing_key, outcome=outcome).inc()
 
-    async def _handle(self, envelope: Envelope[E], handler: EventHandler[E], message: Any) -> str:
+    async def _held(self, until: datetime) -> bool:
+        """Wait until ``until``; False when the service stops first."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds_until(until))
+        except TimeoutError:
+            return True
+        return False
+
+    async def _handle(
+        self, envelope: Envelope[E], handler: EventHandler[E], message: Any, lane: str | None
+    ) -> str:
         try:
             async with self.unit_of_work() as uow:
-                if not await uow.claim(envelope):  # type: ignore[arg-type]
+                if not await uow.claim(envelope, scope=lane):  # type: ignore[arg-type]
                     log.info("event.duplicate_ignored")
                     await message.ack()
                     return "duplicate"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
 from typing import Self
+from uuid import uuid5
 
 from sqlalchemy import (
     BigInteger,
@@ -129,13 +130,15 @@ class UnitOfWork:
         )
         return envelope
 
-    async def claim(self, envelope: Envelope[Event]) -> bool:
-        """Record the event as handled; False when it already was (a redelivery)."""
+    async def claim(self, envelope: Envelope[Event], *, scope: str | None = None) -> bool:
+        """Record the event as handled; False when it already was (a redelivery).
+        ``scope`` keeps apart two handlers of one event in the same service."""
+        key = envelope.event_id if scope is None else uuid5(envelope.event_id, scope)
         result = await self.session.execute(
             insert(inbox_table)
             .prefix_with("IGNORE")
             .values(
-                event_id=str(envelope.event_id),
+                event_id=str(key),
                 event_type=envelope.routing_key,
                 processed_at=utc_naive_now(),
             )

@@ -64,7 +64,7 @@ class ServiceRuntime:
             self.broker,
             on_startup=[self._prepare],
             after_startup=[self._start_relay],
-            on_shutdown=[self._stop_relay],
+            on_shutdown=[self._release_held, self._stop_relay],
             specification=AsyncAPI(self.broker, title=f"{name} service"),
         )
         self._relay_task: asyncio.Task[None] | None = None
@@ -96,7 +96,8 @@ class ServiceRuntime:
         await self.broker.connect()
         await self.topology.declare_common(self.broker)
         for queue in self.consumers.queues:
-            await self.topology.declare_consumer_queue(self.broker, queue)
+            channel = self.consumers.channels[queue.name]
+            await self.topology.declare_consumer_queue(self.broker, queue, channel)
         for hook in self.on_starting:
             await hook()
 
@@ -105,6 +106,9 @@ class ServiceRuntime:
         for hook in self.on_started:
             await hook()
         log.info("service.started", queues=[q.name for q in self.consumers.queues])
+
+    async def _release_held(self) -> None:
+        self.consumers.stopping.set()
 
     async def _stop_relay(self) -> None:
         for hook in self.on_stopping:

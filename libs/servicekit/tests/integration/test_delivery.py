@@ -6,6 +6,7 @@ import asyncio
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import aio_pika
@@ -78,7 +79,7 @@ async def start_consumer(
     await broker.connect()
     await topology.declare_common(broker)
     for queue in consumers.queues:
-        await topology.declare_consumer_queue(broker, queue)
+        await topology.declare_consumer_queue(broker, queue, consumers.channels[queue.name])
         cleanup += [queue.name, topology.dead_letter_queue(queue).name]
     await broker.start()
     return broker
@@ -242,3 +243,87 @@ async def _equals(value: Awaitable[int], expected: int) -> bool:
 
 async def _length(items: list[str]) -> int:
     return len(items)
+
+
+async def test_a_delayed_lane_gets_its_own_copy_once_it_is_old_enough(
+    amqp_url: str, db: Database, topology: Topology, cleanup_broker: list[str]
+) -> None:
+    """Two handlers of one event in one service: each once (their inbox entries are apart),
+    the lane's not before the event is ``delay`` old; on stop, a held event goes back."""
+    handled: dict[str, float] = {}
+
+    async def main(event: Envelope[UserRegistered], uow: UnitOfWork) -> None:
+        handled[f"main {event.event_id}"] = asyncio.get_running_loop().time()
+
+    async def late(event: Envelope[UserRegistered], uow: UnitOfWork) -> None:
+        handled[f"late {event.event_id}"] = asyncio.get_running_loop().time()
+
+    broker = RabbitBroker(amqp_url, log_level=10)
+    consumers: EventConsumers = EventConsumers(  # type: ignore[type-arg]
+        broker, topology, "kit-test", lambda: UnitOfWork(db, "kit-test")
+    )
+    consumers.on(UserRegistered)(main)
+    consumers.on(UserRegistered, lane="late", delay=timedelta(seconds=2))(late)
+    await broker.connect()
+    await topology.declare_common(broker)
+    for queue in consumers.queues:
+        await topology.declare_consumer_queue(broker, queue, consumers.channels[queue.name])
+        cleanup_broker += [queue.name, topology.dead_letter_queue(queue).name]
+    await broker.start()
+    try:
+        event = envelope()
+        published = asyncio.get_running_loop().time()
+        await publish_raw(broker, topology, event.model_dump_json().encode(), event.routing_key)
+        await eventually(lambda: _equals(_length(list(handled)), 2))
+        assert handled[f"main {event.event_id}"] - published < 1.5
+        assert handled[f"late {event.event_id}"] - published >= 1.9
+        assert await count(db, inbox_table) == 2
+
+        held = envelope()  # due in 2 s, but the service stops first
+        await publish_raw(broker, topology, held.model_dump_json().encode(), held.routing_key)
+        await eventually(lambda: _equals(_length(list(handled)), 3))
+        consumers.stopping.set()
+        started = asyncio.get_running_loop().time()
+        await broker.stop()
+        assert asyncio.get_running_loop().time() - started < 1.5  # not held until due
+    finally:
+        await broker.stop()
+    assert f"late {held.event_id}" not in handled
+    late_queue = topology.event_queue("kit-test", UserRegistered, lane="late").name
+    assert len(await _drain(amqp_url, late_queue, 1)) == 1  # back in its queue, not lost
+
+
+async def test_a_handler_with_prefetch_one_holds_one_event_at_a_time(
+    amqp_url: str, db: Database, topology: Topology, cleanup_broker: list[str]
+) -> None:
+    """The queue is declared before consumers start; the consumer must still get its own
+    channel and prefetch (FastStream reuses the first declaration's channel)."""
+    running: list[int] = [0]
+    peak: list[int] = [0]
+
+    async def slow(event: Envelope[UserRegistered], uow: UnitOfWork) -> None:
+        running[0] += 1
+        peak[0] = max(peak[0], running[0])
+        await asyncio.sleep(0.2)
+        running[0] -= 1
+        await record_effect(event, uow)
+
+    broker = RabbitBroker(amqp_url, log_level=10)
+    consumers: EventConsumers = EventConsumers(  # type: ignore[type-arg]
+        broker, topology, "kit-test", lambda: UnitOfWork(db, "kit-test")
+    )
+    consumers.on(UserRegistered, prefetch=1)(slow)
+    await broker.connect()
+    await topology.declare_common(broker)
+    for queue in consumers.queues:
+        await topology.declare_consumer_queue(broker, queue, consumers.channels[queue.name])
+        cleanup_broker += [queue.name, topology.dead_letter_queue(queue).name]
+    await broker.start()
+    try:
+        for _ in range(4):
+            event = envelope()
+            await publish_raw(broker, topology, event.model_dump_json().encode(), event.routing_key)
+        await eventually(lambda: _equals(count(db, effects), 4))
+    finally:
+        await broker.stop()
+    assert peak[0] == 1
