@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import subprocess
+import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,3 +123,45 @@ def query(stack: Stack, service: str, sql: str, *args: object) -> list[tuple[Any
             return list(cursor.fetchall())
     finally:
         connection.close()
+
+
+def add_plan(stack: Stack, name: str, **limits: int) -> None:
+    """An operator's plan, written straight into auth's schema (as an operator would)."""
+    values = {
+        "storage_bytes": 2**30,
+        "audio_minutes_per_month": 100,
+        "max_file_bytes": 2**26,
+        "max_files_per_job": 10,
+        "max_concurrent_jobs": 5,
+        "retention_days": 3,
+        "queue_priority": 1,
+    } | limits
+    query(
+        stack,
+        "auth",
+        "INSERT INTO subscription_types (name, storage_bytes, audio_minutes_per_month,"
+        " max_file_bytes, max_files_per_job, max_concurrent_jobs, retention_days,"
+        " queue_priority, is_admin) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0)",
+        name,
+        *values.values(),
+    )
+
+
+def set_plan(stack: Stack, email: str, plan: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "auth_service", "set-subscription", email, plan],
+        env=stack.env("auth"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def user_on_plan(stack: Stack, **limits: int) -> User:
+    user = new_user(stack)
+    plan = f"t{uuid.uuid4().hex[:12]}"
+    add_plan(stack, plan, **limits)
+    done = set_plan(stack, user.email, plan)
+    assert done.returncode == 0, done.stderr
+    return user

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -14,12 +12,13 @@ import pytest
 
 from devstack import SERVICES, Stack
 from tests.e2e.helpers import (
-    User,
     eval_pair,
     new_user,
     object_keys,
     query,
+    set_plan,
     submit,
+    user_on_plan,
     wait_for,
 )
 
@@ -50,48 +49,6 @@ def eventually_refused(stack: Stack, token: str, code: str = "session_ended") ->
             return
         assert time.monotonic() < deadline, "the ended session's token still works"
         time.sleep(0.1)
-
-
-def add_plan(stack: Stack, name: str, **limits: int) -> None:
-    """An operator's plan, written straight into auth's schema (as an operator would)."""
-    values = {
-        "storage_bytes": 2**30,
-        "audio_minutes_per_month": 100,
-        "max_file_bytes": 2**26,
-        "max_files_per_job": 10,
-        "max_concurrent_jobs": 5,
-        "retention_days": 3,
-        "queue_priority": 1,
-    } | limits
-    query(
-        stack,
-        "auth",
-        "INSERT INTO subscription_types (name, storage_bytes, audio_minutes_per_month,"
-        " max_file_bytes, max_files_per_job, max_concurrent_jobs, retention_days,"
-        " queue_priority, is_admin) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0)",
-        name,
-        *values.values(),
-    )
-
-
-def set_plan(stack: Stack, email: str, plan: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "auth_service", "set-subscription", email, plan],
-        env=stack.env("auth"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def user_on_plan(stack: Stack, **limits: int) -> User:
-    user = new_user(stack)
-    plan = f"t{uuid.uuid4().hex[:12]}"
-    add_plan(stack, plan, **limits)
-    done = set_plan(stack, user.email, plan)
-    assert done.returncode == 0, done.stderr
-    return user
 
 
 # Sessions ---------------------------------------------------------------------------------

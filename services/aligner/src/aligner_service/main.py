@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from aligner_service.engines.base import Engine
@@ -13,10 +14,13 @@ from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.registry import EngineRegistry
 from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
 from aligner_service.entrypoints.events import register_consumers
+from aligner_service.service_layer.aging import OverdueJobs
 from aligner_service.service_layer.align_file import FileAligner
 from aligner_service.service_layer.align_job import AlignJobs
 from aligner_service.settings import AlignerSettings
+from contracts import Envelope, FilesStored
 from servicekit import ServiceRuntime
+from servicekit.messaging import make_queue_publisher
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -43,7 +47,14 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     runtime.on_starting.append(warm_up)
     aligner = FileAligner(objects, LongAudioAligner(locator))
     jobs = AlignJobs(engines, aligner, runtime.unit_of_work, settings.max_attempts)
-    register_consumers(runtime.consumers, jobs, objects)
+    job_queue = runtime.topology.event_queue("aligner", FilesStored, priority=True)
+    publish = make_queue_publisher(runtime.broker)
+
+    async def requeue(envelope: Envelope[FilesStored], priority: int) -> None:
+        await publish(job_queue, envelope, priority)
+
+    promote_after = timedelta(seconds=settings.promote_after_seconds)
+    register_consumers(runtime.consumers, jobs, OverdueJobs(requeue), promote_after, objects)
     return runtime
 
 

@@ -17,3 +17,6 @@ class AlignerSettings(ServiceSettings):
     mfa_command: str = "mfa"
     # A job is attempted at most this often (a crash mid-job counts): one retry, then FAILED.
     max_attempts: int = Field(default=2, ge=1, le=5)
+    # A job that has waited this long jumps the plan priorities (aging; no job starves).
+    # At most 25 min: RabbitMQ takes back a delivery unacknowledged for 30 min.
+    promote_after_seconds: int = Field(default=300, ge=1, le=1500)

@@ -21,4 +21,7 @@ alignment_runs = Table(
     Column("started_at", Timestamp, nullable=False),
     Column("finished_at", Timestamp, nullable=True),
     Column("error", String(1000), nullable=True),
+    # The delivery that owns the run: the job's FilesStored, or the copy promoted after a
+    # long wait (service_layer/aging.py); a delivery of the other one is ignored.
+    Column("event_id", String(36), nullable=True),
 )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import delete
 
 from aligner_service.adapters.tables import alignment_runs
+from aligner_service.service_layer.aging import OverdueJobs
 from aligner_service.service_layer.align_job import AlignJobs
 from contracts import Envelope, FilesStored, JobCancelled, UserDeleted
 from servicekit import UnitOfWork, get_logger
@@ -17,6 +20,8 @@ log = get_logger(__name__)
 def register_consumers(
     consumers: EventConsumers,  # type: ignore[type-arg]
     jobs: AlignJobs,
+    overdue: OverdueJobs,
+    promote_after: timedelta,
     objects: Objects,
 ) -> None:
     # prefetch 1: a replica holds one job at a time, the others take the next.
@@ -24,6 +29,12 @@ def register_consumers(
     async def files_stored(envelope: Envelope[FilesStored], uow: UnitOfWork) -> None:
         """Align every stored file of the job."""
         await jobs.handle(envelope, uow)
+
+    @consumers.on(FilesStored, lane="overdue", delay=promote_after, prefetch=1)
+    async def files_stored_overdue(envelope: Envelope[FilesStored], uow: UnitOfWork) -> None:
+        """Held until the job has waited ``promote_after``; then, if it has not started,
+        sent to the job queue again at the top priority."""
+        await overdue.handle(envelope, uow)
 
     @consumers.on(JobCancelled)
     async def job_cancelled(envelope: Envelope[JobCancelled], uow: UnitOfWork) -> None:

@@ -45,7 +45,10 @@ class AlignJobs:
     async def handle(self, envelope: Envelope[FilesStored], uow: UnitOfWork) -> None:
         job = envelope.payload
         engine_name = job.engine or "default"
-        attempt = await self._begin_attempt(job, engine_name)
+        attempt = await self._begin_attempt(job, engine_name, str(envelope.event_id))
+        if attempt is None:
+            log.info("job.other_copy_owns_it")
+            return
         if attempt > self._max_attempts:
             reason = f"alignment failed {attempt - 1} times; giving up"
             outcomes = [_failed(f, reason) for f in job.files]
@@ -148,35 +151,41 @@ class AlignJobs:
             )
         return _failed(file, "an internal error stopped the alignment of this file twice")
 
-    async def _begin_attempt(self, job: FilesStored, engine: str) -> int:
-        """Counted in its own committed transaction, so that a crash mid-job counts too."""
+    async def _begin_attempt(self, job: FilesStored, engine: str, event_id: str) -> int | None:
+        """Counted in its own committed transaction, so that a crash mid-job counts too.
+        None when the job's other copy (original or promoted) got to it first."""
         async with self._uow() as uow:
+            # INSERT IGNORE first: of two copies starting at once, the second waits for the
+            # first's row instead of both inserting into a gap and deadlocking.
+            await uow.session.execute(
+                insert(alignment_runs)
+                .prefix_with("IGNORE")
+                .values(
+                    job_id=job.job_id,
+                    user_id=job.user_id,
+                    engine=engine,
+                    attempts=0,
+                    status="RUNNING",
+                    files_total=len(job.files),
+                    started_at=utc_naive_now(),
+                    event_id=event_id,
+                )
+            )
             row = (
                 await uow.session.execute(
-                    select(alignment_runs.c.attempts)
+                    select(alignment_runs.c.attempts, alignment_runs.c.event_id)
                     .where(alignment_runs.c.job_id == job.job_id)
                     .with_for_update()
                 )
-            ).first()
-            attempt = 1 if row is None else row.attempts + 1
-            if row is None:
-                await uow.session.execute(
-                    insert(alignment_runs).values(
-                        job_id=job.job_id,
-                        user_id=job.user_id,
-                        engine=engine,
-                        attempts=1,
-                        status="RUNNING",
-                        files_total=len(job.files),
-                        started_at=utc_naive_now(),
-                    )
-                )
-            else:
-                await uow.session.execute(
-                    update(alignment_runs)
-                    .where(alignment_runs.c.job_id == job.job_id)
-                    .values(attempts=attempt, status="RUNNING")
-                )
+            ).one()
+            if row.event_id not in (None, event_id):
+                return None
+            attempt: int = row.attempts + 1
+            await uow.session.execute(
+                update(alignment_runs)
+                .where(alignment_runs.c.job_id == job.job_id)
+                .values(attempts=attempt, status="RUNNING", event_id=event_id)
+            )
             await uow.commit()
         return attempt
 
