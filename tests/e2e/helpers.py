@@ -148,8 +148,13 @@ def add_plan(stack: Stack, name: str, **limits: int) -> None:
 
 
 def set_plan(stack: Stack, email: str, plan: str) -> subprocess.CompletedProcess[str]:
+    return auth_command(stack, "set-subscription", email, plan)
+
+
+def auth_command(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """The operator's CLI (``auth ...``), with the stack's auth settings."""
     return subprocess.run(
-        [sys.executable, "-m", "auth_service", "set-subscription", email, plan],
+        [sys.executable, "-m", "auth_service", *args],
         env=stack.env("auth"),
         capture_output=True,
         text=True,

@@ -12,6 +12,7 @@ import pytest
 
 from devstack import SERVICES, Stack
 from tests.e2e.helpers import (
+    auth_command,
     eval_pair,
     new_user,
     object_keys,
@@ -150,6 +151,32 @@ def test_quota_shows_the_plan_and_usage_that_follows_stored_files(stack: Stack) 
     assert after["usage"]["storage_bytes_used"] > 50_000  # the canonical WAV and text
     assert after["usage"]["storage_bytes_reserved"] == 0
     assert after["usage"]["audio_minutes_used"] > 0.03
+
+
+def test_recalculate_usage_rebuilds_drifted_usage_from_what_storage_holds(stack: Stack) -> None:
+    user = new_user(stack)
+    job = wait_for(user, submit(user, eval_pair("timit/dr4-falr0_sx65")).json()["id"])
+    assert job["status"] == "COMPLETED"
+    deadline = time.monotonic() + 10
+    while (true := user.client.get("/users/quota").json()["usage"])["storage_bytes_used"] == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    # Usage drifts (a bug, a restored backup): recalculating brings back storage's numbers.
+    query(
+        stack,
+        "auth",
+        "UPDATE `usage` SET storage_bytes = 7, audio_seconds_month = 6000 WHERE user_id = %s",
+        user.id,
+    )
+    assert user.client.get("/users/quota").json()["usage"]["storage_bytes_used"] == 7
+    done = auth_command(stack, "recalculate-usage", user.email, "nobody@example.org")
+    assert done.returncode == 1, done.stderr  # one of the two users does not exist
+    assert f"{user.email}: storage 7 -> {true['storage_bytes_used']} bytes (1 files)" in done.stdout
+    assert "nobody@example.org: no such user" in done.stdout
+    rebuilt = user.client.get("/users/quota").json()["usage"]
+    assert rebuilt["storage_bytes_used"] == true["storage_bytes_used"]
+    assert rebuilt["audio_minutes_used"] == pytest.approx(true["audio_minutes_used"], abs=0.01)
+    assert auth_command(stack, "recalculate-usage").returncode == 2  # neither EMAIL nor --all
 
 
 def test_an_unknown_plan_is_refused_by_the_operator_cli(stack: Stack) -> None:

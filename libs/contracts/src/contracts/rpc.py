@@ -1,4 +1,4 @@
-"""Request/reply messages the gateway sends to auth over RabbitMQ.
+"""Request/reply messages over RabbitMQ: the gateway's to auth, and auth's to storage.
 
 Requests are orders (``RegisterUser``); replies carry either a result or a typed error,
 never both, so the gateway can map the error code to an HTTP status.
@@ -13,8 +13,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 __all__ = [
-    "AUTH_RPC_REQUESTS",
+    "RPC_REQUESTS",
     "ChangePassword",
+    "CountStoredUsage",
     "DeleteAccount",
     "Done",
     "EndAllSessions",
@@ -30,6 +31,7 @@ __all__ = [
     "RpcError",
     "RpcReply",
     "RpcRequest",
+    "StoredUsage",
     "TokenPair",
     "UserProfile",
 ]
@@ -192,7 +194,25 @@ class ReserveQuota(RpcRequest):
     largest_file_bytes: int = Field(ge=0)
 
 
-AUTH_RPC_REQUESTS: dict[type[RpcRequest], type[BaseModel]] = {
+class CountStoredUsage(RpcRequest):
+    """What storage holds for a user: the facts ``auth recalculate-usage`` rebuilds the
+    user's usage from (auth never reads storage's tables)."""
+
+    QUEUE = "storage.rpc.count-stored-usage.v1"
+
+    user_id: UUID
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (UTC)")
+
+
+class StoredUsage(BaseModel):
+    user_id: UUID
+    month: str
+    stored_bytes: int = Field(ge=0, description="bytes of files stored and not yet deleted")
+    audio_seconds: float = Field(ge=0, description="audio stored during the month")
+    files: int = Field(ge=0, description="files stored and not yet deleted")
+
+
+RPC_REQUESTS: dict[type[RpcRequest], type[BaseModel]] = {
     RegisterUser: UserProfile,
     LoginUser: TokenPair,
     GetUser: UserProfile,
@@ -203,4 +223,5 @@ AUTH_RPC_REQUESTS: dict[type[RpcRequest], type[BaseModel]] = {
     DeleteAccount: Done,
     GetQuota: QuotaReport,
     ReserveQuota: QuotaReport,
+    CountStoredUsage: StoredUsage,
 }

@@ -2,6 +2,8 @@
 
 auth                                   serve
 auth set-subscription EMAIL PLAN       move a user to another plan (free, pro, admin...)
+auth recalculate-usage EMAIL... | --all
+                                       rebuild usage from what storage holds (asked over RPC)
 """
 
 from __future__ import annotations
@@ -21,9 +23,15 @@ from auth_service.entrypoints.rpc import register_rpc
 from auth_service.service_layer.accounts import Accounts
 from auth_service.service_layer.quotas import Quotas
 from auth_service.settings import AuthSettings
+from contracts.rpc import CountStoredUsage, StoredUsage
 from servicekit import ServiceRuntime
+from servicekit.rpc import RpcClient, RpcUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+# Storage counts a user's files with two indexed sums; a slow answer means it is down.
+STORAGE_RPC_TIMEOUT_SECONDS = 10.0
 
 
 def build(settings: AuthSettings | None = None) -> ServiceRuntime:
@@ -55,6 +63,39 @@ def set_subscription(runtime: ServiceRuntime, email: str, plan: str) -> bool:
     return asyncio.run(runtime.run_command(change))
 
 
+def recalculate_usage(runtime: ServiceRuntime, emails: list[str] | None) -> list[tuple[str, bool]]:
+    """Each user's usage rebuilt from storage's count: per user, a line saying what changed
+    and whether it did. ``emails`` None: every user."""
+    quotas = Quotas(runtime.unit_of_work)
+    storage = RpcClient(runtime.broker, runtime.topology, STORAGE_RPC_TIMEOUT_SECONDS)
+
+    async def rebuild() -> list[tuple[str, bool]]:
+        async with runtime.unit_of_work() as uow:
+            known = await AccountRepository(uow.session).emails()
+        wanted = list(known) if emails is None else [normalize_email(e) for e in emails]
+        lines: list[tuple[str, bool]] = []
+        for email in wanted:
+            if email not in known:
+                lines.append((f"{email}: no such user", False))
+                continue
+            before = await quotas.report(known[email])
+            request = CountStoredUsage(user_id=known[email], month=before.month)
+            facts = await storage.call(request, StoredUsage)
+            if not await quotas.rebuild(known[email], facts):
+                lines.append((f"{email}: skipped, an upload is in flight; try again", False))
+                continue
+            after = await quotas.report(known[email])
+            change = (
+                f"{email}: storage {before.storage_bytes_used} -> {after.storage_bytes_used}"
+                f" bytes ({facts.files} files), {after.month}"
+                f" {before.audio_minutes_used} -> {after.audio_minutes_used} minutes"
+            )
+            lines.append((change, True))
+        return lines
+
+    return asyncio.run(runtime.run_command(rebuild))
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     runtime = build()
@@ -66,7 +107,23 @@ def main(argv: list[str] | None = None) -> None:
     change = commands.add_parser("set-subscription", help="move a user to another plan")
     change.add_argument("email")
     change.add_argument("plan")
+    recount = commands.add_parser(
+        "recalculate-usage", help="rebuild usage (stored bytes, minutes) from storage's count"
+    )
+    recount.add_argument("emails", nargs="*", metavar="EMAIL")
+    recount.add_argument("--all", action="store_true", help="every user")
     args = parser.parse_args(argv)
+    if args.command == "recalculate-usage":
+        if bool(args.emails) == args.all:
+            parser.error("name users by EMAIL, or give --all")
+        try:
+            lines = recalculate_usage(runtime, None if args.all else args.emails)
+        except RpcUnavailable as exc:
+            sys.exit(f"storage did not answer: {exc}")
+        print("\n".join(line for line, _ in lines))
+        if not all(done for _, done in lines):
+            sys.exit(1)
+        return
     try:
         changed = set_subscription(runtime, args.email, args.plan)
     except Exception as exc:  # an unknown plan breaks the foreign key

@@ -8,6 +8,7 @@ from pathlib import Path
 from servicekit import ServiceRuntime
 from storage_service.adapters.audio import AudioConverter
 from storage_service.entrypoints.events import register_consumers
+from storage_service.entrypoints.rpc import register_rpc
 from storage_service.service_layer.ingest import Ingest, IngestLimits
 from storage_service.settings import StorageSettings
 
@@ -27,6 +28,7 @@ def build(settings: StorageSettings | None = None) -> ServiceRuntime:
     )
     ingest = Ingest(objects, AudioConverter(settings.ffmpeg), limits)
     register_consumers(runtime.consumers, ingest, objects)
+    register_rpc(runtime)
     return runtime
 
 

@@ -41,6 +41,11 @@ class AccountRepository:
         row = (await self._session.execute(select(users).where(users.c.id == user_id))).first()
         return User(**row._mapping) if row else None
 
+    async def emails(self) -> dict[str, UUID]:
+        query = select(users.c.email, users.c.id).order_by(users.c.email)
+        rows = await self._session.execute(query)
+        return {email: user_id for email, user_id in rows}
+
     async def set_password(self, user_id: UUID, password_hash: str) -> None:
         await self._session.execute(
             update(users).where(users.c.id == user_id).values(password_hash=password_hash)

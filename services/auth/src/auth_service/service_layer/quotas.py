@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth_service.adapters.tables import reservations, subscription_types, usage, users
 from auth_service.domain.errors import QuotaExceeded, UserNotFound
 from contracts import FileExpired, FilesRejected, FilesStored
-from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota
+from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota, StoredUsage
 from servicekit import UnitOfWork, utc_naive_now
 
 __all__ = ["Quotas"]
@@ -111,6 +111,36 @@ class Quotas:
             .values(storage_bytes=func.greatest(usage.c.storage_bytes - fact.bytes_freed, 0))
         )
 
+    async def rebuild(self, user_id: UUID, facts: StoredUsage) -> bool:
+        """Usage as storage counts it (``auth recalculate-usage``). Refused (False) while an
+        upload is in flight: storage may count its files already, and settling its
+        FilesStored here later would count them twice."""
+        async with self._uow() as uow:
+            await self._lock_usage(uow.session, user_id)
+            if await self._reserved(uow.session, user_id):
+                return False
+            month = _month(utc_naive_now())
+            values: dict[str, object] = {"storage_bytes": facts.stored_bytes}
+            if facts.month == month:
+                values["audio_seconds_month"] = facts.audio_seconds
+            await uow.session.execute(
+                update(usage).where(usage.c.user_id == user_id).values(**values)
+            )
+            await uow.commit()
+        return True
+
+    async def _reserved(self, session: AsyncSession, user_id: UUID) -> int:
+        """Bytes held for uploads not yet stored (a reservation left by a crash expires)."""
+        since = utc_naive_now() - RESERVATION_LIFETIME
+        reserved = (
+            await session.execute(
+                select(func.coalesce(func.sum(reservations.c.bytes), 0))
+                .where(reservations.c.user_id == user_id)
+                .where(reservations.c.created_at > since)
+            )
+        ).scalar_one()
+        return int(reserved)
+
     async def _lock_usage(self, session: AsyncSession, user_id: UUID) -> None:
         """Lock the user's usage row until commit (made if missing, rolled over to this
         month). The lock comes before any write: two reservations that each took a shared
@@ -150,14 +180,7 @@ class Quotas:
         row = (await session.execute(query)).first()
         if row is None:
             raise UserNotFound("this account does not exist (any more)")
-        since = utc_naive_now() - RESERVATION_LIFETIME
-        reserved = (
-            await session.execute(
-                select(func.coalesce(func.sum(reservations.c.bytes), 0))
-                .where(reservations.c.user_id == user_id)
-                .where(reservations.c.created_at > since)
-            )
-        ).scalar_one()
+        reserved = await self._reserved(session, user_id)
         plan = row._mapping
         return QuotaReport(
             limits=PlanLimits(
@@ -171,7 +194,7 @@ class Quotas:
                 queue_priority=plan["queue_priority"],
             ),
             storage_bytes_used=plan["used_bytes"],
-            storage_bytes_reserved=int(reserved),
+            storage_bytes_reserved=reserved,
             # Last month's minutes do not count, even before the row rolls over.
             audio_minutes_used=(
                 round(plan["audio_seconds_month"] / 60, 2) if plan["usage_month"] == month else 0.0
