@@ -24,6 +24,7 @@ __all__ = [
     "GetUser",
     "LoginUser",
     "PlanLimits",
+    "QuotaRefusal",
     "QuotaReport",
     "RefreshSession",
     "RegisterUser",
@@ -34,6 +35,7 @@ __all__ = [
     "StoredUsage",
     "TokenPair",
     "UserProfile",
+    "quota_refusal",
 ]
 
 PASSWORD_MIN_LENGTH = 8
@@ -173,6 +175,39 @@ class QuotaReport(BaseModel):
     storage_bytes_reserved: int = Field(description="bytes of uploads not yet stored")
     audio_minutes_used: float = Field(description="audio aligned this calendar month (UTC)")
     month: str = Field(description="YYYY-MM")
+
+
+class QuotaRefusal(BaseModel):
+    code: str
+    message: str
+    details: dict[str, int | float]
+
+
+def quota_refusal(
+    limits: PlanLimits, *, minutes_used: float, bytes_taken: int, incoming_bytes: int
+) -> QuotaRefusal | None:
+    """Why an upload of ``incoming_bytes`` may not start, if it may not. One rule, applied by
+    the gateway before it streams an upload and by auth when it reserves room for it (which
+    decides between racing uploads); ``bytes_taken`` counts stored and reserved bytes."""
+    if minutes_used >= limits.audio_minutes_per_month:
+        return QuotaRefusal(
+            code="minutes_quota_exceeded",
+            message=f"you have aligned {minutes_used:.1f} of your plan's "
+            f"{limits.audio_minutes_per_month} audio minutes this month",
+            details={"used": minutes_used, "limit": limits.audio_minutes_per_month},
+        )
+    if bytes_taken + incoming_bytes > limits.storage_bytes:
+        return QuotaRefusal(
+            code="storage_quota_exceeded",
+            message=f"an upload of {incoming_bytes} bytes does not fit: {bytes_taken} of your "
+            f"plan's {limits.storage_bytes} bytes are in use",
+            details={
+                "used": bytes_taken,
+                "requested": incoming_bytes,
+                "limit": limits.storage_bytes,
+            },
+        )
+    return None
 
 
 class GetQuota(RpcRequest):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth_service.adapters.tables import reservations, subscription_types, usage, users
 from auth_service.domain.errors import QuotaExceeded, UserNotFound
 from contracts import FileExpired, FilesRejected, FilesStored
-from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota, StoredUsage
+from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota, StoredUsage, quota_refusal
 from servicekit import UnitOfWork, utc_naive_now
 
 __all__ = ["Quotas"]
@@ -54,24 +54,14 @@ class Quotas:
                     f"{request.files} pairs is over your plan's {limits.max_files_per_job} per job",
                     limit=limits.max_files_per_job,
                 )
-            if report.audio_minutes_used >= limits.audio_minutes_per_month:
-                raise QuotaExceeded(
-                    "minutes_quota_exceeded",
-                    f"you have aligned {report.audio_minutes_used:.1f} of your plan's "
-                    f"{limits.audio_minutes_per_month} audio minutes this month",
-                    used=report.audio_minutes_used,
-                    limit=limits.audio_minutes_per_month,
-                )
-            taken = report.storage_bytes_used + report.storage_bytes_reserved
-            if taken + request.bytes > limits.storage_bytes:
-                raise QuotaExceeded(
-                    "storage_quota_exceeded",
-                    f"this upload of {request.bytes} bytes does not fit: {taken} of your "
-                    f"plan's {limits.storage_bytes} bytes are in use",
-                    used=taken,
-                    requested=request.bytes,
-                    limit=limits.storage_bytes,
-                )
+            refusal = quota_refusal(
+                limits,
+                minutes_used=report.audio_minutes_used,
+                bytes_taken=report.storage_bytes_used + report.storage_bytes_reserved,
+                incoming_bytes=request.bytes,
+            )
+            if refusal is not None:
+                raise QuotaExceeded(refusal.code, refusal.message, **refusal.details)
             await uow.session.execute(
                 insert(reservations)
                 .prefix_with("IGNORE")  # the same job asking twice holds its bytes once

@@ -15,14 +15,14 @@ from fastapi.responses import JSONResponse
 
 from contracts import JobSubmitted
 from contracts.results import AlignmentResult
-from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota
+from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota, quota_refusal
 from gateway_service.adapters.formats import RENDERED_FORMATS, render
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
 from gateway_service.adapters.tokens import AccessClaims
 from gateway_service.adapters.upload import BadUpload, MultipartUpload, UploadLimits, UploadTooLarge
 from gateway_service.adapters.wav import NotCanonicalWav, parse_header, segment_range, wav_bytes
 from gateway_service.api.deps import CorrelationId, CurrentUser, Limits, Rpc
-from gateway_service.api.errors import ApiError
+from gateway_service.api.errors import RPC_STATUS, ApiError
 from gateway_service.api.users import quota_of
 from gateway_service.api.views import FilesOut, JobList, JobOut, file_out, job_out
 from gateway_service.domain.jobs import FileStatus, JobStatus
@@ -194,21 +194,18 @@ async def _admit(
             details={"active": usage.concurrent_jobs, "limit": limits.max_concurrent_jobs},
             headers={"Retry-After": str(retry)},
         )
-    if usage.audio_minutes_used >= limits.audio_minutes_per_month:
-        raise ApiError(
-            403,
-            "minutes_quota_exceeded",
-            f"you have aligned {usage.audio_minutes_used:.1f} of your plan's "
-            f"{limits.audio_minutes_per_month} audio minutes this month",
-            details={"used": usage.audio_minutes_used, "limit": limits.audio_minutes_per_month},
-        )
-    if usage.storage_bytes_used + usage.storage_bytes_reserved >= limits.storage_bytes:
-        raise ApiError(
-            413,
-            "storage_quota_exceeded",
-            f"your storage is full: {usage.storage_bytes_used} of {limits.storage_bytes} bytes",
-            details={"used": usage.storage_bytes_used, "limit": limits.storage_bytes},
-        )
+    # Before streaming, the request's declared size stands for the upload's (files and a
+    # little multipart framing); auth checks the files' own sizes once they are in.
+    declared = request.headers.get("content-length", "")
+    refusal = quota_refusal(
+        limits,
+        minutes_used=usage.audio_minutes_used,
+        bytes_taken=usage.storage_bytes_used + usage.storage_bytes_reserved,
+        incoming_bytes=int(declared) if declared.isdigit() else 1,
+    )
+    if refusal is not None:
+        status = RPC_STATUS[refusal.code]
+        raise ApiError(status, refusal.code, refusal.message, details=refusal.details)
     return limits
 
 
