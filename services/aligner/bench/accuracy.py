@@ -24,7 +24,13 @@ from aligner_service.domain.transcript import tokenize
 from aligner_service.engines.base import Engine, EngineFailed, supports
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
-from aligner_service.evaluation import boundaries, byte_slipped, describe, synthetic_utterance
+from aligner_service.evaluation import (
+    boundaries,
+    byte_slipped,
+    describe,
+    reference_key,
+    synthetic_utterance,
+)
 
 GOLD = ("timit", "praatio")
 ENGINES: dict[str, Callable[[], Engine]] = {
@@ -101,10 +107,7 @@ def run(engine: Engine, folder: Path, tally: Tally) -> None:
         engine.learn([t.key for t in tokens])  # as the service does: guess what is missing
         known = [t for t in tokens if engine.knows(t.key)]
         reference = json.loads(Path(f"{base}.words.json").read_text())
-        want = [
-            (tokenize(w["word"])[0].key if tokenize(w["word"]) else "", w["start"], w["end"])
-            for w in reference
-        ]
+        want = [(reference_key(w["word"]), w["start"], w["end"]) for w in reference]
         tally.files += 1
         tally.words_expected += len(want)
         tally.seconds_audio += duration

@@ -25,7 +25,7 @@ from aligner_service.domain.transcript import tokenize
 from aligner_service.engines.long_audio import LongAudioAligner, WavFile
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
-from aligner_service.evaluation import boundaries, describe, joined_recording
+from aligner_service.evaluation import boundaries, describe, joined_recording, reference_key
 
 FOLDERS = ("timit", "praatio", "librispeech", "ljspeech", "mfa_tests")
 
@@ -71,7 +71,7 @@ def align(folder: Path) -> None:
     spent = time.perf_counter() - started
     reference = json.loads((folder / "long.words.json").read_text())
     got = [(t.key, w.start, w.end) for t, w in zip(known, output.words, strict=True)]
-    want = [(tokenize(w)[0].key if tokenize(w) else "", s, e) for w, s, e in reference]
+    want = [(reference_key(w), s, e) for w, s, e in reference]
     errors, matched = boundaries(got, want)
     print(f"long audio: {source.duration / 60:.1f} min, {len(known)} words (pocketsphinx)")
     print(f"  words:  {describe(errors)}  matched {matched}/{len(want)}")

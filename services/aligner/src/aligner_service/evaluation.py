@@ -18,7 +18,16 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
-__all__ = ["boundaries", "byte_slipped", "describe", "joined_recording", "synthetic_utterance"]
+from aligner_service.domain.transcript import tokenize
+
+__all__ = [
+    "boundaries",
+    "byte_slipped",
+    "describe",
+    "joined_recording",
+    "reference_key",
+    "synthetic_utterance",
+]
 
 RATE = 16_000
 
@@ -106,6 +115,13 @@ def joined_recording(
             if t >= seconds:
                 break
     return b"".join(pieces), "\n".join(texts), reference
+
+
+def reference_key(word: str) -> str:
+    """A hand-labelled word as the aligner names it ("" for a label with no word in it), so
+    that reference and output compare key for key."""
+    tokens = tokenize(word)
+    return tokens[0].key if tokens else ""
 
 
 def boundaries(
