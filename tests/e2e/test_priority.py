@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -22,27 +21,6 @@ pytestmark = pytest.mark.e2e
 
 PAIR = "timit/dr4-falr0_sx65"
 PRO_JOBS = 8
-
-
-@pytest.fixture
-def paused_aligner(stack: Stack) -> Iterator[Any]:
-    """Stops the aligner; the test calls the result to start it with a promotion delay.
-    Afterwards the aligner runs again with the stack's own settings."""
-    stack.stop_service("aligner")
-    extra = stack.config.extra_env.setdefault("aligner", {})
-
-    def start(promote_after_seconds: int) -> None:
-        extra["ALIGNER_PROMOTE_AFTER_SECONDS"] = str(promote_after_seconds)
-        stack.start_service("aligner")
-        stack.wait_ready(("aligner",))
-
-    try:
-        yield start
-    finally:
-        stack.stop_service("aligner")
-        extra.pop("ALIGNER_PROMOTE_AFTER_SECONDS", None)
-        stack.start_service("aligner")
-        stack.wait_ready(("aligner",))
 
 
 def queue_jobs(stack: Stack) -> tuple[User, str, User, list[str]]:
@@ -96,9 +74,11 @@ def start_order(stack: Stack, free_job: str, pro_jobs: list[str]) -> list[str]:
     return sorted(started, key=lambda job_id: started[job_id][0])
 
 
-def test_pro_jobs_are_taken_before_an_older_free_job(stack: Stack, paused_aligner: Any) -> None:
+def test_pro_jobs_are_taken_before_an_older_free_job(
+    stack: Stack, paused_aligner: Callable[[int], None]
+) -> None:
     free, free_job, pro, pro_jobs = queue_jobs(stack)
-    paused_aligner(promote_after_seconds=600)  # no aging within this test
+    paused_aligner(600)  # no aging within this test
     all_completed(free, free_job, pro, pro_jobs)
 
     order = start_order(stack, free_job, pro_jobs)
@@ -106,7 +86,7 @@ def test_pro_jobs_are_taken_before_an_older_free_job(stack: Stack, paused_aligne
 
 
 def test_a_free_job_that_waited_too_long_jumps_the_pro_jobs(
-    stack: Stack, paused_aligner: Any
+    stack: Stack, paused_aligner: Callable[[int], None]
 ) -> None:
     free, free_job, pro, pro_jobs = queue_jobs(stack)
     original, stored_at = files_stored_event(stack, free_job)
@@ -114,7 +94,7 @@ def test_a_free_job_that_waited_too_long_jumps_the_pro_jobs(
     time.sleep(
         max(0.0, stored_at.replace(tzinfo=UTC).timestamp() + promote_after - time.time() + 0.5)
     )
-    paused_aligner(promote_after_seconds=promote_after)
+    paused_aligner(promote_after)
     all_completed(free, free_job, pro, pro_jobs)
 
     order = start_order(stack, free_job, pro_jobs)

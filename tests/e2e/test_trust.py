@@ -325,6 +325,9 @@ def test_another_users_job_is_404_on_every_path(stack: Stack) -> None:
         assert response.json()["error"]["code"] == "job_not_found", path
     listed = other.client.get("/alignment/").json()["items"]
     assert job["id"] not in [j["id"] for j in listed]
+    deleted = other.client.delete(f"/alignment/{job['id']}")
+    assert deleted.status_code == 404 and deleted.json()["error"]["code"] == "job_not_found"
+    assert owner.client.get(f"/alignment/{job['id']}").json()["status"] == "COMPLETED"
 
 
 def test_bad_bodies_on_the_new_routes_are_4xx(stack: Stack) -> None:

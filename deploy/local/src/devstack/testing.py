@@ -99,6 +99,31 @@ def mysql_admin_url() -> Iterator[str]:
         pytest.skip("no MySQL: set TEST_MYSQL_URL")
 
 
+@pytest.fixture
+def scratch_schema_url(mysql_admin_url: str) -> Iterator[str]:
+    """An empty schema of its own (``mysql+aiomysql://...``), dropped after the test."""
+    import pymysql
+
+    parts = urlsplit(mysql_admin_url)
+    name = "t" + secrets.token_hex(4) + "_scratch"
+    admin = pymysql.connect(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        autocommit=True,
+    )
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}`")
+    credentials = (parts.username or "root") + (f":{parts.password}" if parts.password else "")
+    try:
+        yield f"mysql+aiomysql://{credentials}@{parts.hostname}:{parts.port or 3306}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE `{name}`")
+        admin.close()
+
+
 @pytest.fixture(scope="session")
 def amqp_url() -> Iterator[str]:
     url = os.environ.get("TEST_AMQP_URL")

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import pymysql
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
@@ -27,38 +25,9 @@ effects = Table(
 )
 
 
-def _admin(url: str) -> pymysql.connections.Connection:  # type: ignore[type-arg]
-    parts = urlsplit(url)
-    return pymysql.connect(
-        host=parts.hostname,
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-        autocommit=True,
-    )
-
-
 @pytest.fixture
-def schema_url(mysql_admin_url: str) -> Iterator[str]:
-    name = "t" + secrets.token_hex(4) + "_kit"
-    connection = _admin(mysql_admin_url)
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}`")
-    parts = urlsplit(mysql_admin_url)
-    credentials = parts.username or "root"
-    if parts.password:
-        credentials += f":{parts.password}"
-    try:
-        yield f"mysql+aiomysql://{credentials}@{parts.hostname}:{parts.port or 3306}/{name}"
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE `{name}`")
-        connection.close()
-
-
-@pytest.fixture
-async def db(schema_url: str) -> AsyncIterator[Database]:
-    database = Database(schema_url)
+async def db(scratch_schema_url: str) -> AsyncIterator[Database]:
+    database = Database(scratch_schema_url)
     async with database.engine.begin() as connection:
         await connection.run_sync(kit_metadata.create_all)
         await connection.run_sync(test_metadata.create_all)

@@ -22,7 +22,12 @@ def build(settings: JanitorSettings | None = None) -> tuple[ServiceRuntime, Obje
     settings = settings or JanitorSettings()  # type: ignore[call-arg]
     runtime = ServiceRuntime("janitor", settings, MIGRATIONS)
     objects = runtime.use_object_store(settings.s3)
-    register_consumers(runtime.consumers, timedelta(days=settings.default_retention_days))
+    register_consumers(
+        runtime.consumers,
+        timedelta(days=settings.default_retention_days),
+        runtime.unit_of_work,
+        objects,
+    )
 
     async def cleanup() -> object:
         return await run_cleanup(runtime.unit_of_work, objects)

@@ -15,7 +15,7 @@ alignment_runs = Table(
     Column("user_id", Uuid(as_uuid=True), nullable=False, index=True),
     Column("engine", String(64), nullable=False),
     Column("attempts", Integer, nullable=False),
-    Column("status", String(16), nullable=False),  # RUNNING | COMPLETED | FAILED
+    Column("status", String(16), nullable=False),  # RUNNING | COMPLETED | FAILED | CANCELLED
     Column("files_total", Integer, nullable=False),
     Column("files_aligned", Integer, nullable=False, server_default="0"),
     Column("started_at", Timestamp, nullable=False),

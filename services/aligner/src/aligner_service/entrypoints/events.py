@@ -24,6 +24,12 @@ def register_consumers(
     promote_after: timedelta,
     objects: Objects,
 ) -> None:
+    # First, so that after a restart deletions are seen before the jobs they delete.
+    @consumers.on(JobCancelled)
+    async def job_cancelled(envelope: Envelope[JobCancelled], uow: UnitOfWork) -> None:
+        """Not started: it never will. Running: it stops before its next file."""
+        await jobs.cancel(envelope.payload, uow)
+
     # prefetch 1: a replica holds one job at a time, the others take the next.
     @consumers.on(FilesStored, priority=True, prefetch=1)
     async def files_stored(envelope: Envelope[FilesStored], uow: UnitOfWork) -> None:
@@ -35,10 +41,6 @@ def register_consumers(
         """Held until the job has waited ``promote_after``; then, if it has not started,
         sent to the job queue again at the top priority."""
         await overdue.handle(envelope, uow)
-
-    @consumers.on(JobCancelled)
-    async def job_cancelled(envelope: Envelope[JobCancelled], uow: UnitOfWork) -> None:
-        log.info("job_cancelled.received")  # cancelling a running job comes with DELETE /alignment
 
     @consumers.on(UserDeleted)
     async def user_deleted(envelope: Envelope[UserDeleted], uow: UnitOfWork) -> None:

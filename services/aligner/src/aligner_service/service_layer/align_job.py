@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert, select, update
 
 from aligner_service.adapters.tables import alignment_runs
 from aligner_service.engines.base import Engine, EngineFailed, EngineUnavailable
@@ -20,6 +20,7 @@ from contracts import (
     Envelope,
     FileOutcome,
     FilesStored,
+    JobCancelled,
 )
 from contracts.files import StoredFile
 from servicekit import UnitOfWork, get_logger, utc_naive_now
@@ -27,6 +28,8 @@ from servicekit import UnitOfWork, get_logger, utc_naive_now
 __all__ = ["AlignJobs"]
 
 log = get_logger(__name__)
+
+CANCELLED = "CANCELLED"  # a run's status, and the owner of a run that never started
 
 
 class AlignJobs:
@@ -47,7 +50,7 @@ class AlignJobs:
         engine_name = job.engine or "default"
         attempt = await self._begin_attempt(job, engine_name, str(envelope.event_id))
         if attempt is None:
-            log.info("job.other_copy_owns_it")
+            log.info("job.skipped", reason="deleted, or its other copy owns it")
             return
         if attempt > self._max_attempts:
             reason = f"alignment failed {attempt - 1} times; giving up"
@@ -71,6 +74,11 @@ class AlignJobs:
                 )
                 outcomes = []
                 for done, file in enumerate(job.files, start=1):
+                    if await self._cancelled(job):  # deleted by its owner meanwhile
+                        outcomes += [
+                            _failed(f, "the job was deleted") for f in job.files[done - 1 :]
+                        ]
+                        break
                     outcomes.append(
                         await self._align_one(
                             engine, job, file, self._reporter(job, done - 1, envelope)
@@ -173,12 +181,16 @@ class AlignJobs:
             )
             row = (
                 await uow.session.execute(
-                    select(alignment_runs.c.attempts, alignment_runs.c.event_id)
+                    select(
+                        alignment_runs.c.attempts,
+                        alignment_runs.c.event_id,
+                        alignment_runs.c.status,
+                    )
                     .where(alignment_runs.c.job_id == job.job_id)
                     .with_for_update()
                 )
             ).one()
-            if row.event_id not in (None, event_id):
+            if row.event_id not in (None, event_id) or row.status == CANCELLED:
                 return None
             attempt: int = row.attempts + 1
             await uow.session.execute(
@@ -188,6 +200,38 @@ class AlignJobs:
             )
             await uow.commit()
         return attempt
+
+    async def cancel(self, event: JobCancelled, uow: UnitOfWork) -> None:
+        """The owner deleted the job: a job not started yet never starts (this row owns it),
+        a running one stops before its next file."""
+        await uow.session.execute(
+            insert(alignment_runs)
+            .prefix_with("IGNORE")
+            .values(
+                job_id=event.job_id,
+                user_id=event.user_id,
+                engine="-",
+                attempts=0,
+                status=CANCELLED,
+                files_total=0,
+                started_at=utc_naive_now(),
+                event_id=CANCELLED,
+            )
+        )
+        await uow.session.execute(
+            update(alignment_runs)
+            .where(alignment_runs.c.job_id == event.job_id)
+            .values(status=CANCELLED)
+        )
+
+    async def _cancelled(self, job: FilesStored) -> bool:
+        async with self._uow() as uow:
+            status = (
+                await uow.session.execute(
+                    select(alignment_runs.c.status).where(alignment_runs.c.job_id == job.job_id)
+                )
+            ).scalar()
+        return bool(status == CANCELLED)
 
     async def _publish(
         self, event: AlignmentStarted | AlignmentProgress, correlation_id: str
@@ -211,7 +255,7 @@ class AlignJobs:
             update(alignment_runs)
             .where(alignment_runs.c.job_id == job.job_id)
             .values(
-                status=status.value,
+                status=case((alignment_runs.c.status == CANCELLED, CANCELLED), else_=status.value),
                 files_aligned=aligned,
                 engine=engine,
                 finished_at=utc_naive_now(),

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway_service.adapters.tables import job_files, jobs
@@ -102,6 +102,13 @@ class JobRepository:
         if row is None:
             return None
         return await self._with_files(row)
+
+    async def delete(self, user_id: UUID, job_id: UUID) -> bool:
+        """The job and its files (they cascade); False when the user has no such job."""
+        done = await self._session.execute(
+            delete(jobs).where(jobs.c.id == job_id, jobs.c.user_id == user_id)
+        )
+        return bool(done.rowcount)  # type: ignore[attr-defined]
 
     async def get_for_event(self, job_id: UUID) -> JobRecord | None:
         """Events are trusted facts: no owner filter, and the row is locked for the update."""

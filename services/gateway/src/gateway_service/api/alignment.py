@@ -24,7 +24,7 @@ from gateway_service.adapters.wav import NotCanonicalWav, parse_header, segment_
 from gateway_service.api.deps import CorrelationId, CurrentUser, Limits, Rpc
 from gateway_service.api.errors import RPC_STATUS, ApiError
 from gateway_service.api.users import quota_of
-from gateway_service.api.views import FilesOut, JobList, JobOut, file_out, job_out
+from gateway_service.api.views import FilesOut, JobDeleted, JobList, JobOut, file_out, job_out
 from gateway_service.domain.jobs import FileStatus, JobStatus
 from gateway_service.domain.pairing import PairingError
 from gateway_service.service_layer.submit import DuplicateSubmission, Submissions
@@ -261,6 +261,20 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 @router.get("/{job_id}", response_model=JobOut)
 async def get_job(request: Request, job_id: UUID, user: CurrentUser) -> JobOut:
     return job_out(await _load(request, user.user_id, job_id))
+
+
+@router.delete("/{job_id}", status_code=status.HTTP_202_ACCEPTED, response_model=JobDeleted)
+async def delete_job(
+    request: Request, job_id: UUID, user: CurrentUser, correlation_id: CorrelationId
+) -> JobDeleted:
+    """Delete a job with its files and results, cancelling it if it is still running. The
+    job is gone from the API at once; its objects go within moments, and their bytes
+    return to your storage quota (minutes already used stay used)."""
+    if not await Submissions(request.app.state.unit_of_work).delete(
+        user.user_id, job_id, correlation_id
+    ):
+        raise ApiError(404, "job_not_found", "no such job")
+    return JobDeleted(id=job_id)
 
 
 @router.get("/{job_id}/files", response_model=FilesOut)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -41,6 +41,11 @@ class JobOut(BaseModel):
 class FilesOut(BaseModel):
     items: list[FileOut]
     count: int
+
+
+class JobDeleted(BaseModel):
+    id: UUID
+    status: Literal["DELETED"] = "DELETED"
 
 
 class JobList(BaseModel):

@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 from sqlalchemy.exc import IntegrityError
 
-from contracts import JobSubmitted, SubmittedPair
+from contracts import JobCancelled, JobSubmitted, SubmittedPair
 from contracts.rpc import PlanLimits
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
 from gateway_service.adapters.upload import UploadedFile
@@ -36,6 +36,20 @@ class DuplicateSubmission(Exception):
 class Submissions:
     def __init__(self, unit_of_work: Callable[[], UnitOfWork]) -> None:
         self._uow = unit_of_work
+
+    async def delete(self, user_id: UUID, job_id: UUID, correlation_id: str) -> bool:
+        """The job leaves the read model now; JobCancelled asks the others to stop working on
+        it and delete its files and results (the janitor's FileExpired gives the bytes back).
+        False when the user has no such job."""
+        async with self._uow() as uow:
+            if not await JobRepository(uow.session).delete(user_id, job_id):
+                return False
+            uow.emit(
+                JobCancelled(job_id=job_id, user_id=user_id, reason="deleted by its owner"),
+                correlation_id=correlation_id,
+            )
+            await uow.commit()
+        return True
 
     async def create(
         self,

@@ -4,7 +4,7 @@ from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, St
 
 from servicekit import Timestamp
 
-__all__ = ["cleanup_runs", "expirations", "metadata"]
+__all__ = ["cancelled_jobs", "cleanup_runs", "expirations", "metadata"]
 
 metadata = MetaData()
 
@@ -33,4 +33,14 @@ cleanup_runs = Table(
     Column("files_expired", Integer, nullable=False, server_default="0"),
     Column("objects_deleted", Integer, nullable=False, server_default="0"),
     Column("bytes_freed", BigInteger, nullable=False, server_default="0"),
+)
+
+# Jobs their owner deleted: whatever of them the ledger holds, or learns of later (events
+# cross), expires at once.
+cancelled_jobs = Table(
+    "cancelled_jobs",
+    metadata,
+    Column("job_id", Uuid(as_uuid=True), primary_key=True),
+    Column("user_id", Uuid(as_uuid=True), nullable=False, index=True),
+    Column("cancelled_at", Timestamp, nullable=False),
 )

@@ -14,7 +14,7 @@ from janitor_service.adapters.tables import cleanup_runs, expirations
 from servicekit import UnitOfWork, get_logger, utc_naive_now
 from servicekit.objects import Objects
 
-__all__ = ["CleanupReport", "run_cleanup"]
+__all__ = ["CleanupReport", "expire_job", "run_cleanup"]
 
 log = get_logger(__name__)
 BATCH = 500
@@ -44,13 +44,13 @@ class CleanupReport:
         return sum(f.size_bytes for f in self.files)
 
 
-async def _due(uow: UnitOfWork, now: datetime) -> list[ExpiredFile]:
-    rows = await uow.session.execute(
-        select(expirations)
-        .where(expirations.c.deleted_at.is_(None), expirations.c.expires_at <= now)
-        .order_by(expirations.c.expires_at)
-        .limit(BATCH)
+async def _due(uow: UnitOfWork, now: datetime, job_id: UUID | None = None) -> list[ExpiredFile]:
+    query = select(expirations).where(
+        expirations.c.deleted_at.is_(None), expirations.c.expires_at <= now
     )
+    if job_id is not None:
+        query = query.where(expirations.c.job_id == job_id)
+    rows = await uow.session.execute(query.order_by(expirations.c.expires_at).limit(BATCH))
     grouped: dict[UUID, ExpiredFile] = {}
     for row in rows.all():
         item = grouped.setdefault(
@@ -104,6 +104,20 @@ async def run_cleanup(
         await uow.commit()
     log.info("cleanup.finished", dry_run=dry_run, files=len(report.files), objects=report.objects)
     return report
+
+
+async def expire_job(unit_of_work: Callable[[], UnitOfWork], objects: Objects, job_id: UUID) -> int:
+    """What is due of one job, now: a deleted job's files and results (what this misses,
+    the daily run deletes). The number of files expired."""
+    expired = 0
+    while True:
+        async with unit_of_work() as uow:
+            due = await _due(uow, utc_naive_now(), job_id)
+        if not due:
+            return expired
+        for item in due:
+            await _expire(unit_of_work, objects, item)
+        expired += len(due)
 
 
 async def _expire(

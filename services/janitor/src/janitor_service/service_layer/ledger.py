@@ -8,11 +8,11 @@ from uuid import UUID
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.mysql import insert
 
-from contracts import AlignmentDone, FilesStored
-from janitor_service.adapters.tables import expirations
+from contracts import AlignmentDone, FilesStored, JobCancelled
+from janitor_service.adapters.tables import cancelled_jobs, expirations
 from servicekit import UnitOfWork, utc_naive_now
 
-__all__ = ["forget_user", "record_results", "record_stored_files"]
+__all__ = ["cancel_job", "forget_user", "is_cancelled", "record_results", "record_stored_files"]
 
 
 async def _upsert(uow: UnitOfWork, rows: list[dict[str, object]]) -> None:
@@ -23,10 +23,33 @@ async def _upsert(uow: UnitOfWork, rows: list[dict[str, object]]) -> None:
         )
 
 
+async def cancel_job(event: JobCancelled, uow: UnitOfWork) -> None:
+    """The owner deleted the job: all of it is due now."""
+    now = utc_naive_now()
+    await uow.session.execute(
+        insert(cancelled_jobs)
+        .prefix_with("IGNORE")
+        .values(job_id=event.job_id, user_id=event.user_id, cancelled_at=now)
+    )
+    await uow.session.execute(
+        expirations.update()
+        .where(expirations.c.job_id == event.job_id, expirations.c.deleted_at.is_(None))
+        .values(expires_at=now)
+    )
+
+
+async def is_cancelled(job_id: UUID, uow: UnitOfWork) -> bool:
+    found = await uow.session.execute(
+        select(cancelled_jobs.c.job_id).where(cancelled_jobs.c.job_id == job_id)
+    )
+    return found.first() is not None
+
+
 async def record_stored_files(event: FilesStored, uow: UnitOfWork) -> None:
     rows: list[dict[str, object]] = []
+    cancelled = await is_cancelled(event.job_id, uow)
     for f in event.files:
-        expires = f.expires_at.replace(tzinfo=None)
+        expires = utc_naive_now() if cancelled else f.expires_at.replace(tzinfo=None)
         common = {
             "user_id": event.user_id,
             "job_id": event.job_id,
@@ -42,7 +65,7 @@ async def record_stored_files(event: FilesStored, uow: UnitOfWork) -> None:
         await uow.session.execute(
             expirations.update()
             .where(expirations.c.corpus_file_id == f.corpus_file_id, expirations.c.kind == "result")
-            .values(expires_at=f.expires_at.replace(tzinfo=None))
+            .values(expires_at=utc_naive_now() if cancelled else f.expires_at.replace(tzinfo=None))
         )
 
 
@@ -60,6 +83,8 @@ async def record_results(
             )
         ).scalar()
         expires = source_expiry or utc_naive_now() + default_retention
+        if await is_cancelled(event.job_id, uow):
+            expires = utc_naive_now()
         rows += [
             {
                 "object_key": key,
@@ -77,4 +102,5 @@ async def record_results(
 
 async def forget_user(user_id: UUID, uow: UnitOfWork) -> None:
     """storage deletes the objects; nothing of the user stays in the ledger."""
+    await uow.session.execute(delete(cancelled_jobs).where(cancelled_jobs.c.user_id == user_id))
     await uow.session.execute(delete(expirations).where(expirations.c.user_id == user_id))

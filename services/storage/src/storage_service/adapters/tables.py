@@ -14,7 +14,7 @@ from sqlalchemy import (
 
 from servicekit import Timestamp
 
-__all__ = ["corpus_files", "file_storage_metadata", "metadata"]
+__all__ = ["cancelled_jobs", "corpus_files", "file_storage_metadata", "metadata"]
 
 metadata = MetaData()
 
@@ -50,4 +50,14 @@ file_storage_metadata = Table(
     Column("expires_at", Timestamp, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("deleted_at", Timestamp, nullable=True),
+)
+
+# Jobs deleted by their owner (JobCancelled), so that a JobSubmitted still on its way is not
+# stored after all.
+cancelled_jobs = Table(
+    "cancelled_jobs",
+    metadata,
+    Column("job_id", Uuid(as_uuid=True), primary_key=True),
+    Column("user_id", Uuid(as_uuid=True), nullable=False, index=True),
+    Column("cancelled_at", Timestamp, nullable=False),
 )

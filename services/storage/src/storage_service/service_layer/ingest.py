@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from contracts import FileRejection, FilesRejected, FilesStored, JobSubmitted, StoredFile
 from contracts.jobs import SubmittedPair
 from servicekit import UnitOfWork, get_logger, utc_naive_now
 from servicekit.objects import ObjectMissing, Objects
 from storage_service.adapters.audio import AudioConverter
-from storage_service.adapters.tables import corpus_files, file_storage_metadata
+from storage_service.adapters.tables import cancelled_jobs, corpus_files, file_storage_metadata
 from storage_service.domain.checks import (
     PairRejected,
     TextLimits,
@@ -56,6 +56,15 @@ class Ingest:
         )
 
     async def handle(self, job: JobSubmitted, uow: UnitOfWork, correlation_id: str) -> None:
+        if await self._cancelled(job, uow):
+            log.info("job.cancelled_before_storing")
+            cancelled = [_rejection(p, "cancelled", "the job was deleted") for p in job.pairs]
+            uow.emit(
+                FilesRejected(job_id=job.job_id, user_id=job.user_id, rejected=cancelled),
+                correlation_id=correlation_id,
+            )
+            self._delete_upload(job, uow)
+            return
         # The user's plan decides how long files are kept; storage's own default otherwise.
         retention = timedelta(days=job.retention_days) if job.retention_days else None
         expires_at = utc_naive_now() + (retention or self._limits.retention)
@@ -67,16 +76,7 @@ class Ingest:
                     stored.append(await self._store_pair(job, pair, Path(scratch), expires_at))
                 except PairRejected as exc:
                     log.info("pair.rejected", index=pair.index, code=exc.code)
-                    rejected.append(
-                        FileRejection(
-                            corpus_file_id=pair.file_id,
-                            index=pair.index,
-                            audio_name=pair.audio_name,
-                            text_name=pair.text_name,
-                            code=exc.code,
-                            reason=exc.reason,
-                        )
-                    )
+                    rejected.append(_rejection(pair, exc.code, exc.reason))
         if stored:
             await self._record(job, stored, uow)
             uow.emit(
@@ -99,8 +99,18 @@ class Ingest:
                 FilesRejected(job_id=job.job_id, user_id=job.user_id, rejected=rejected),
                 correlation_id=correlation_id,
             )
+        self._delete_upload(job, uow)
+
+    def _delete_upload(self, job: JobSubmitted, uow: UnitOfWork) -> None:
+        """The uploaded parts, once what became of them is committed."""
         incoming = [key for p in job.pairs for key in (p.audio_key, p.text_key)]
         uow.after_commit(lambda: self._objects.delete(incoming))
+
+    async def _cancelled(self, job: JobSubmitted, uow: UnitOfWork) -> bool:
+        found = await uow.session.execute(
+            select(cancelled_jobs.c.job_id).where(cancelled_jobs.c.job_id == job.job_id)
+        )
+        return found.first() is not None
 
     async def _store_pair(
         self, job: JobSubmitted, pair: SubmittedPair, scratch: Path, expires_at: datetime
@@ -205,3 +215,14 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _rejection(pair: SubmittedPair, code: str, reason: str) -> FileRejection:
+    return FileRejection(
+        corpus_file_id=pair.file_id,
+        index=pair.index,
+        audio_name=pair.audio_name,
+        text_name=pair.text_name,
+        code=code,
+        reason=reason,
+    )

@@ -1,17 +1,17 @@
-"""What happens to stored files after ingest: expiry and account deletion."""
+"""What happens to stored files after ingest: expiry, job and account deletion."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
-from contracts import FileExpired
+from contracts import FileExpired, JobCancelled
 from servicekit import UnitOfWork, utc_naive_now
 from servicekit.objects import Objects
-from storage_service.adapters.tables import corpus_files, file_storage_metadata
+from storage_service.adapters.tables import cancelled_jobs, corpus_files, file_storage_metadata
 
-__all__ = ["forget_user", "mark_expired"]
+__all__ = ["cancel_job", "forget_user", "mark_expired"]
 
 
 async def mark_expired(event: FileExpired, uow: UnitOfWork) -> None:
@@ -34,8 +34,25 @@ async def mark_expired(event: FileExpired, uow: UnitOfWork) -> None:
     )
 
 
+async def cancel_job(event: JobCancelled, uow: UnitOfWork, objects: Objects) -> None:
+    """The owner deleted the job. Its stored files are the janitor's to delete (it publishes
+    FileExpired for each); here, a JobSubmitted not yet handled is marked not to be stored,
+    and what was uploaded for it goes."""
+    await uow.session.execute(
+        insert(cancelled_jobs)
+        .prefix_with("IGNORE")
+        .values(job_id=event.job_id, user_id=event.user_id, cancelled_at=utc_naive_now())
+    )
+
+    async def delete_upload() -> None:
+        await objects.delete_prefix(f"incoming/{event.user_id}/{event.job_id}/")
+
+    uow.after_commit(delete_upload)
+
+
 async def forget_user(user_id: UUID, uow: UnitOfWork, objects: Objects) -> None:
     """Account deletion: every row and every object of the user."""
+    await uow.session.execute(delete(cancelled_jobs).where(cancelled_jobs.c.user_id == user_id))
     ids = select(corpus_files.c.id).where(corpus_files.c.user_id == user_id)
     await uow.session.execute(
         delete(file_storage_metadata).where(file_storage_metadata.c.corpus_file_id.in_(ids))
