@@ -64,6 +64,28 @@ async def cleanup_broker(amqp_url: str, topology: Topology) -> AsyncIterator[lis
         await channel.queue_delete(topology.unrouted_queue.name)
 
 
+async def start_consumers(
+    amqp_url: str,
+    topology: Topology,
+    db: Database,
+    cleanup: list[str],
+    register: Callable[[EventConsumers], object],  # type: ignore[type-arg]
+) -> tuple[RabbitBroker, EventConsumers]:  # type: ignore[type-arg]
+    """A broker consuming with the handlers ``register`` adds, started as a service would."""
+    broker = RabbitBroker(amqp_url, log_level=10)
+    consumers: EventConsumers = EventConsumers(  # type: ignore[type-arg]
+        broker, topology, "kit-test", lambda: UnitOfWork(db, "kit-test"), retry_backoff_seconds=0.01
+    )
+    register(consumers)
+    await broker.connect()
+    await topology.declare_common(broker)
+    for queue in consumers.queues:
+        await topology.declare_consumer_queue(broker, queue, consumers.channels[queue.name])
+        cleanup += [queue.name, topology.dead_letter_queue(queue).name]
+    await broker.start()
+    return broker, consumers
+
+
 async def start_consumer(
     amqp_url: str,
     topology: Topology,
@@ -71,17 +93,9 @@ async def start_consumer(
     cleanup: list[str],
     handler: Callable[[Envelope[UserRegistered], UnitOfWork], Awaitable[None]],
 ) -> RabbitBroker:
-    broker = RabbitBroker(amqp_url, log_level=10)
-    consumers: EventConsumers = EventConsumers(  # type: ignore[type-arg]
-        broker, topology, "kit-test", lambda: UnitOfWork(db, "kit-test"), retry_backoff_seconds=0.01
+    broker, _ = await start_consumers(
+        amqp_url, topology, db, cleanup, lambda c: c.on(UserRegistered)(handler)
     )
-    consumers.on(UserRegistered)(handler)
-    await broker.connect()
-    await topology.declare_common(broker)
-    for queue in consumers.queues:
-        await topology.declare_consumer_queue(broker, queue, consumers.channels[queue.name])
-        cleanup += [queue.name, topology.dead_letter_queue(queue).name]
-    await broker.start()
     return broker
 
 
@@ -258,18 +272,11 @@ async def test_a_delayed_lane_gets_its_own_copy_once_it_is_old_enough(
     async def late(event: Envelope[UserRegistered], uow: UnitOfWork) -> None:
         handled[f"late {event.event_id}"] = asyncio.get_running_loop().time()
 
-    broker = RabbitBroker(amqp_url, log_level=10)
-    consumers: EventConsumers = EventConsumers(  # type: ignore[type-arg]
-        broker, topology, "kit-test", lambda: UnitOfWork(db, "kit-test")
-    )
-    consumers.on(UserRegistered)(main)
-    consumers.on(UserRegistered, lane="late", delay=timedelta(seconds=2))(late)
-    await broker.connect()
-    await topology.declare_common(broker)
-    for queue in consumers.queues:
-        await topology.declare_consumer_queue(broker, queue, consumers.channels[queue.name])
-        cleanup_broker += [queue.name, topology.dead_letter_queue(queue).name]
-    await broker.start()
+    def register(consumers: EventConsumers) -> None:  # type: ignore[type-arg]
+        consumers.on(UserRegistered)(main)
+        consumers.on(UserRegistered, lane="late", delay=timedelta(seconds=2))(late)
+
+    broker, consumers = await start_consumers(amqp_url, topology, db, cleanup_broker, register)
     try:
         event = envelope()
         published = asyncio.get_running_loop().time()
@@ -308,17 +315,9 @@ async def test_a_handler_with_prefetch_one_holds_one_event_at_a_time(
         running[0] -= 1
         await record_effect(event, uow)
 
-    broker = RabbitBroker(amqp_url, log_level=10)
-    consumers: EventConsumers = EventConsumers(  # type: ignore[type-arg]
-        broker, topology, "kit-test", lambda: UnitOfWork(db, "kit-test")
+    broker, _ = await start_consumers(
+        amqp_url, topology, db, cleanup_broker, lambda c: c.on(UserRegistered, prefetch=1)(slow)
     )
-    consumers.on(UserRegistered, prefetch=1)(slow)
-    await broker.connect()
-    await topology.declare_common(broker)
-    for queue in consumers.queues:
-        await topology.declare_consumer_queue(broker, queue, consumers.channels[queue.name])
-        cleanup_broker += [queue.name, topology.dead_letter_queue(queue).name]
-    await broker.start()
     try:
         for _ in range(4):
             event = envelope()

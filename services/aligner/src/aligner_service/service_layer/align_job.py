@@ -165,19 +165,14 @@ class AlignJobs:
         async with self._uow() as uow:
             # INSERT IGNORE first: of two copies starting at once, the second waits for the
             # first's row instead of both inserting into a gap and deadlocking.
-            await uow.session.execute(
-                insert(alignment_runs)
-                .prefix_with("IGNORE")
-                .values(
-                    job_id=job.job_id,
-                    user_id=job.user_id,
-                    engine=engine,
-                    attempts=0,
-                    status="RUNNING",
-                    files_total=len(job.files),
-                    started_at=utc_naive_now(),
-                    event_id=event_id,
-                )
+            await _add_run(
+                uow,
+                job_id=job.job_id,
+                user_id=job.user_id,
+                engine=engine,
+                status="RUNNING",
+                files_total=len(job.files),
+                event_id=event_id,
             )
             row = (
                 await uow.session.execute(
@@ -204,19 +199,14 @@ class AlignJobs:
     async def cancel(self, event: JobCancelled, uow: UnitOfWork) -> None:
         """The owner deleted the job: a job not started yet never starts (this row owns it),
         a running one stops before its next file."""
-        await uow.session.execute(
-            insert(alignment_runs)
-            .prefix_with("IGNORE")
-            .values(
-                job_id=event.job_id,
-                user_id=event.user_id,
-                engine="-",
-                attempts=0,
-                status=CANCELLED,
-                files_total=0,
-                started_at=utc_naive_now(),
-                event_id=CANCELLED,
-            )
+        await _add_run(
+            uow,
+            job_id=event.job_id,
+            user_id=event.user_id,
+            engine="-",
+            status=CANCELLED,
+            files_total=0,
+            event_id=CANCELLED,
         )
         await uow.session.execute(
             update(alignment_runs)
@@ -274,6 +264,15 @@ class AlignJobs:
             correlation_id=correlation_id,
         )
         log.info("job.aligned", status=status.value, files_aligned=aligned, files=len(outcomes))
+
+
+async def _add_run(uow: UnitOfWork, **values: object) -> None:
+    """A job's run row, unless it has one: the first delivery to write it owns the job."""
+    await uow.session.execute(
+        insert(alignment_runs)
+        .prefix_with("IGNORE")
+        .values(attempts=0, started_at=utc_naive_now(), **values)
+    )
 
 
 def _failed(file: StoredFile, reason: str) -> FileOutcome:
