@@ -8,8 +8,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from auth_service.known_keys import is_published
 from servicekit import ServiceSettings
+from servicekit.keys import is_published
 
 __all__ = ["AuthSettings"]
 

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from pydantic import ValidationError
 
-from auth_service.known_keys import PUBLISHED_KEY_FINGERPRINTS, fingerprint
 from auth_service.settings import AuthSettings
+from servicekit.keys import PUBLISHED_KEY_FINGERPRINTS, fingerprint
 
 REPO = Path(__file__).resolve().parents[4]
 # A PEM block as a file holds it, or as a string literal with \n escapes or split in pieces.

@@ -3,11 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from gateway_service.api.rate_limits import RateLimitSettings
 from servicekit import S3Settings, ServiceSettings
+from servicekit.keys import is_published
 
 __all__ = ["GatewaySettings"]
 
@@ -37,14 +39,20 @@ class GatewaySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _public_key_present(self) -> Self:
-        self.public_key_pem()
+        self.public_keys()  # present, readable, and not a published key's
         return self
 
     def public_keys(self) -> dict[str, bytes]:
+        """Every key tokens are verified with, by kid; a published key is refused (anyone
+        could sign with its private half)."""
         retired = {
             k: v.get_secret_value().encode() for k, v in self.jwt_retired_public_keys.items()
         }
-        return retired | {self.jwt_key_id: self.public_key_pem()}
+        keys = retired | {self.jwt_key_id: self.public_key_pem()}
+        for kid, pem in keys.items():
+            if is_published(load_pem_public_key(pem)):
+                raise ValueError(f"the public key {kid!r} belongs to a published signing key")
+        return keys
 
     def public_key_pem(self) -> bytes:
         if self.jwt_public_key is not None:

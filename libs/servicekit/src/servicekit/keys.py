@@ -1,4 +1,5 @@
-"""Signing keys anyone can read, which auth refuses to sign with.
+"""Signing keys anyone can read: auth refuses to sign with one, and the gateway to trust
+tokens verified with one.
 
 A private key that was ever committed to this repository or printed in our docs or tests is
 public: whoever read it can mint tokens for any user. Deleting it from the tree does not
@@ -8,9 +9,9 @@ A fingerprint is the SHA-256 of the key's public half as DER SubjectPublicKeyInf
 To add a key, print its fingerprint (private or public PEM) and add the line with a comment
 saying where the key was published:
 
-    python -m auth_service.known_keys path/to/key.pem
+    python -m servicekit.keys path/to/key.pem
 
-A test in ``tests/unit`` fails when a tracked file holds a private key this set misses.
+A test in auth's ``tests/unit`` fails when a tracked file holds a private key this set misses.
 """
 
 from __future__ import annotations
