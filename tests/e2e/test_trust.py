@@ -309,6 +309,7 @@ def test_another_users_job_is_404_on_every_path(stack: Stack) -> None:
     paths = [
         f"/alignment/{job['id']}",
         f"/alignment/{job['id']}/files",
+        f"/alignment/{job['id']}/events",
         f"/alignment/{job['id']}/download/audio",
         f"/alignment/{job['id']}/download/audio?file_id={file_id}",
         f"/alignment/{job['id']}/audio/segment?start=0&end=1",

@@ -12,7 +12,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway_service.adapters.tables import job_files, jobs
-from gateway_service.domain.jobs import FileStatus, JobStatus
+from gateway_service.domain.jobs import ACTIVE, FileStatus, JobStatus
 from servicekit import utc_naive_now
 
 __all__ = ["FileRecord", "JobRecord", "JobRepository"]
@@ -149,7 +149,7 @@ class JobRepository:
 
     async def count_active(self, user_id: UUID) -> int:
         """Jobs not yet finished: what the plan's concurrent-jobs limit counts."""
-        active = [s.value for s in (JobStatus.PENDING, JobStatus.STORED, JobStatus.PROCESSING)]
+        active = [s.value for s in ACTIVE]
         query = select(func.count()).where(jobs.c.user_id == user_id, jobs.c.status.in_(active))
         return int((await self._session.execute(query)).scalar_one())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["FileStatus", "JobStatus", "advance", "advance_file"]
+__all__ = ["ACTIVE", "FileStatus", "JobStatus", "advance", "advance_file"]
 
 
 class JobStatus(StrEnum):
@@ -15,6 +15,10 @@ class JobStatus(StrEnum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     EXPIRED = "EXPIRED"
+
+
+# Not finished yet: what the concurrent-jobs limit counts, and what a progress stream follows.
+ACTIVE = frozenset({JobStatus.PENDING, JobStatus.STORED, JobStatus.PROCESSING})
 
 
 class FileStatus(StrEnum):
