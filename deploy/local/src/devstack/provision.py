@@ -16,7 +16,7 @@ __all__ = ["drop_databases", "ensure_bucket", "provision_databases", "remove_buc
 USER_HOSTS = ("127.0.0.1", "localhost")
 
 
-def _admin_connection(admin_url: str) -> pymysql.connections.Connection:  # type: ignore[type-arg]
+def admin_connection(admin_url: str) -> pymysql.connections.Connection:  # type: ignore[type-arg]
     parts = urlsplit(admin_url)
     return pymysql.connect(
         host=parts.hostname or "127.0.0.1",
@@ -29,7 +29,7 @@ def _admin_connection(admin_url: str) -> pymysql.connections.Connection:  # type
 
 def provision_databases(config: StackConfig, secrets: Secrets) -> None:
     """One schema and one user per service; the user can touch nothing else."""
-    connection = _admin_connection(config.mysql_admin_url)
+    connection = admin_connection(config.mysql_admin_url)
     try:
         with connection.cursor() as cursor:
             for service in SERVICES:
@@ -51,7 +51,7 @@ def provision_databases(config: StackConfig, secrets: Secrets) -> None:
 
 
 def drop_databases(config: StackConfig) -> None:
-    connection = _admin_connection(config.mysql_admin_url)
+    connection = admin_connection(config.mysql_admin_url)
     try:
         with connection.cursor() as cursor:
             for service in SERVICES:

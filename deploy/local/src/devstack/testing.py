@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from devstack.config import DEFAULT_PORTS, StackConfig
+from devstack.provision import admin_connection
 from devstack.s3server import S3Server
 from devstack.stack import Stack
 
@@ -102,17 +103,9 @@ def mysql_admin_url() -> Iterator[str]:
 @pytest.fixture
 def scratch_schema_url(mysql_admin_url: str) -> Iterator[str]:
     """An empty schema of its own (``mysql+aiomysql://...``), dropped after the test."""
-    import pymysql
-
     parts = urlsplit(mysql_admin_url)
     name = "t" + secrets.token_hex(4) + "_scratch"
-    admin = pymysql.connect(
-        host=parts.hostname,
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-        autocommit=True,
-    )
+    admin = admin_connection(mysql_admin_url)
     with admin.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE `{name}`")
     credentials = (parts.username or "root") + (f":{parts.password}" if parts.password else "")
