@@ -11,7 +11,6 @@ from janitor_service.service_layer.cleanup import expire_job
 from janitor_service.service_layer.ledger import (
     cancel_job,
     forget_user,
-    is_cancelled,
     record_results,
     record_stored_files,
 )
@@ -26,29 +25,25 @@ def register_consumers(
     unit_of_work: Callable[[], UnitOfWork],
     objects: Objects,
 ) -> None:
-    async def expire_if_cancelled(job_id: UUID, uow: UnitOfWork) -> None:
-        """Objects of a deleted job that arrive after the deletion go at once too."""
-        if await is_cancelled(job_id, uow):
-            uow.after_commit(lambda: _expire(job_id))
-
-    async def _expire(job_id: UUID) -> None:
+    async def expire_job_now(job_id: UUID) -> None:
         await expire_job(unit_of_work, objects, job_id)
 
+    # Objects of a deleted job that arrive after the deletion (events cross) go at once too.
     @consumers.on(FilesStored)
     async def files_stored(envelope: Envelope[FilesStored], uow: UnitOfWork) -> None:
-        await record_stored_files(envelope.payload, uow)
-        await expire_if_cancelled(envelope.payload.job_id, uow)
+        if await record_stored_files(envelope.payload, uow):
+            uow.after_commit(lambda: expire_job_now(envelope.payload.job_id))
 
     @consumers.on(AlignmentDone)
     async def alignment_done(envelope: Envelope[AlignmentDone], uow: UnitOfWork) -> None:
-        await record_results(envelope.payload, uow, default_retention)
-        await expire_if_cancelled(envelope.payload.job_id, uow)
+        if await record_results(envelope.payload, uow, default_retention):
+            uow.after_commit(lambda: expire_job_now(envelope.payload.job_id))
 
     @consumers.on(JobCancelled)
     async def job_cancelled(envelope: Envelope[JobCancelled], uow: UnitOfWork) -> None:
         """The owner deleted the job: its files and results go now."""
         await cancel_job(envelope.payload, uow)
-        uow.after_commit(lambda: _expire(envelope.payload.job_id))
+        uow.after_commit(lambda: expire_job_now(envelope.payload.job_id))
 
     @consumers.on(UserDeleted)
     async def user_deleted(envelope: Envelope[UserDeleted], uow: UnitOfWork) -> None:

@@ -12,7 +12,7 @@ from contracts import AlignmentDone, FilesStored, JobCancelled
 from janitor_service.adapters.tables import cancelled_jobs, expirations
 from servicekit import UnitOfWork, utc_naive_now
 
-__all__ = ["cancel_job", "forget_user", "is_cancelled", "record_results", "record_stored_files"]
+__all__ = ["cancel_job", "forget_user", "record_results", "record_stored_files"]
 
 
 async def _upsert(uow: UnitOfWork, rows: list[dict[str, object]]) -> None:
@@ -38,24 +38,29 @@ async def cancel_job(event: JobCancelled, uow: UnitOfWork) -> None:
     )
 
 
-async def is_cancelled(job_id: UUID, uow: UnitOfWork) -> bool:
+async def _is_cancelled(job_id: UUID, uow: UnitOfWork) -> bool:
     found = await uow.session.execute(
         select(cancelled_jobs.c.job_id).where(cancelled_jobs.c.job_id == job_id)
     )
     return found.first() is not None
 
 
-async def record_stored_files(event: FilesStored, uow: UnitOfWork) -> None:
+async def record_stored_files(event: FilesStored, uow: UnitOfWork) -> bool:
+    """True when the job was deleted already: its files are due now."""
+    cancelled = await _is_cancelled(event.job_id, uow)
+    now = utc_naive_now()
+    expiry = {
+        f.corpus_file_id: now if cancelled else f.expires_at.replace(tzinfo=None)
+        for f in event.files
+    }
     rows: list[dict[str, object]] = []
-    cancelled = await is_cancelled(event.job_id, uow)
     for f in event.files:
-        expires = utc_naive_now() if cancelled else f.expires_at.replace(tzinfo=None)
         common = {
             "user_id": event.user_id,
             "job_id": event.job_id,
             "corpus_file_id": f.corpus_file_id,
             "kind": "corpus",
-            "expires_at": expires,
+            "expires_at": expiry[f.corpus_file_id],
         }
         rows.append(common | {"object_key": f.audio_key, "size_bytes": f.stored_bytes})
         rows.append(common | {"object_key": f.text_key, "size_bytes": 0})
@@ -65,13 +70,16 @@ async def record_stored_files(event: FilesStored, uow: UnitOfWork) -> None:
         await uow.session.execute(
             expirations.update()
             .where(expirations.c.corpus_file_id == f.corpus_file_id, expirations.c.kind == "result")
-            .values(expires_at=utc_naive_now() if cancelled else f.expires_at.replace(tzinfo=None))
+            .values(expires_at=expiry[f.corpus_file_id])
         )
+    return cancelled
 
 
 async def record_results(
     event: AlignmentDone, uow: UnitOfWork, default_retention: timedelta
-) -> None:
+) -> bool:
+    """True when the job was deleted already: its results are due now."""
+    cancelled = await _is_cancelled(event.job_id, uow)
     rows: list[dict[str, object]] = []
     for outcome in event.files:
         source_expiry = (
@@ -83,7 +91,7 @@ async def record_results(
             )
         ).scalar()
         expires = source_expiry or utc_naive_now() + default_retention
-        if await is_cancelled(event.job_id, uow):
+        if cancelled:
             expires = utc_naive_now()
         rows += [
             {
@@ -98,6 +106,7 @@ async def record_results(
             for key in outcome.result_keys.values()
         ]
     await _upsert(uow, rows)
+    return cancelled
 
 
 async def forget_user(user_id: UUID, uow: UnitOfWork) -> None:
