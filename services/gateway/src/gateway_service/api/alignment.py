@@ -126,8 +126,8 @@ async def submit(
     await rate_limits.hit("submit_per_user", str(user.user_id))
     plan = await _admit(request, user, rpc, correlation_id)
     limits = _upload_limits(request.app.state.upload_limits, plan)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limits.max_request_bytes:
+    declared = _declared_size(request)
+    if declared is not None and declared > limits.max_request_bytes:
         raise ApiError(
             413, "payload_too_large", f"the request is larger than {limits.max_request_bytes} bytes"
         )
@@ -203,17 +203,23 @@ async def _admit(
         )
     # Before streaming, the request's declared size stands for the upload's (files and a
     # little multipart framing); auth checks the files' own sizes once they are in.
-    declared = request.headers.get("content-length", "")
+    declared = _declared_size(request)
     refusal = quota_refusal(
         limits,
         minutes_used=usage.audio_minutes_used,
         bytes_taken=usage.storage_bytes_used + usage.storage_bytes_reserved,
-        incoming_bytes=int(declared) if declared.isdigit() else 1,
+        incoming_bytes=1 if declared is None else declared,
     )
     if refusal is not None:
         status = RPC_STATUS[refusal.code]
         raise ApiError(status, refusal.code, refusal.message, details=refusal.details)
     return limits
+
+
+def _declared_size(request: Request) -> int | None:
+    """The request's Content-Length, when the client sent one."""
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else None
 
 
 def _upload_limits(service: UploadLimits, plan: PlanLimits) -> UploadLimits:
