@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +84,26 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"job still {job['status']} after {timeout} s: {job}")
         time.sleep(0.2)
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    """Wait for what other services do on hearing an event; ``what`` says what never came."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def usage(user: User) -> dict[str, Any]:
+    """The user's usage from /users/quota."""
+    found: dict[str, Any] = user.client.get("/users/quota").json()["usage"]
+    return found
+
+
+def counted_usage(user: User) -> dict[str, Any]:
+    """The usage once auth has counted the user's stored files (it learns of them by event)."""
+    eventually(lambda: usage(user)["storage_bytes_used"] > 0, "the stored files never counted", 10)
+    return usage(user)
 
 
 def object_keys(stack: Stack, prefix: str) -> list[str]:
@@ -170,3 +193,14 @@ def user_on_plan(stack: Stack, **limits: int) -> User:
     done = set_plan(stack, user.email, plan)
     assert done.returncode == 0, done.stderr
     return user
+
+
+def files_stored_event(stack: Stack, job_id: str) -> tuple[str, datetime]:
+    """The id and time of storage's FilesStored for the job (from storage's outbox)."""
+    rows = query(
+        stack,
+        "storage",
+        "SELECT event_id, created_at, body FROM outbox WHERE routing_key = 'files.stored.v1'",
+    )
+    [found] = [(e, at) for e, at, body in rows if json.loads(body)["payload"]["job_id"] == job_id]
+    return found

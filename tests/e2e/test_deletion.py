@@ -3,36 +3,34 @@ storage quota follow within moments, whatever state the job was in."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from devstack import Stack
-from tests.e2e.helpers import User, eval_pair, new_user, object_keys, query, submit, wait_for
+from tests.e2e.helpers import (
+    User,
+    counted_usage,
+    eval_pair,
+    eventually,
+    files_stored_event,
+    new_user,
+    object_keys,
+    query,
+    submit,
+    usage,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
 PAIR = "timit/dr4-falr0_sx65"
 
 
-def eventually(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
-
-
 def objects_of(stack: Stack, user: User, job_id: str) -> list[str]:
     """Every object of the job: uploads, canonical files and results."""
     keys = object_keys(stack, f"{user.id}/") + object_keys(stack, f"incoming/{user.id}/")
     return [key for key in keys if job_id in key]
-
-
-def usage(user: User) -> dict[str, Any]:
-    quota: dict[str, Any] = user.client.get("/users/quota").json()["usage"]
-    return quota
 
 
 def delete(user: User, job_id: str) -> None:
@@ -59,8 +57,7 @@ def test_deleting_a_finished_job_deletes_its_files_and_results(stack: Stack) -> 
     user = new_user(stack)
     job_id = submit(user, eval_pair(PAIR)).json()["id"]
     assert wait_for(user, job_id)["status"] == "COMPLETED"
-    eventually(lambda: usage(user)["storage_bytes_used"] > 0, "the upload never counted")
-    minutes = usage(user)["audio_minutes_used"]
+    minutes = counted_usage(user)["audio_minutes_used"]
     kept = objects_of(stack, user, job_id)
     assert any("/results/" in key for key in kept) and len(kept) >= 4
 
@@ -81,12 +78,7 @@ def test_a_job_deleted_before_it_was_aligned_is_cancelled_and_leaves_nothing(
     paused_aligner(300)
     assert_gone(stack, user, job_id)
     # The aligner got the job's FilesStored and let it be.
-    [(event_id,)] = query(
-        stack,
-        "storage",
-        "SELECT event_id FROM outbox WHERE routing_key = 'files.stored.v1' AND body LIKE %s",
-        f"%{job_id}%",
-    )
+    event_id, _ = files_stored_event(stack, job_id)
     eventually(
         lambda: bool(query(stack, "aligner", "SELECT 1 FROM inbox WHERE event_id = %s", event_id)),
         "the aligner never got the job's FilesStored",

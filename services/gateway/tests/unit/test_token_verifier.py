@@ -27,15 +27,10 @@ VERIFIER = AccessTokenVerifier(
 )
 
 
-def token(
-    key: object = KEY,
-    algorithm: str = "EdDSA",
-    drop: str | None = None,
-    kid: str = "k2",
-    **claims: object,
-) -> str:
+def valid_claims() -> dict[str, object]:
+    """What auth puts in an access token, valid for 5 minutes."""
     now = int(time.time())
-    payload: dict[str, object] = {
+    return {
         "iss": "alignment-auth",
         "aud": "alignment-api",
         "sub": str(uuid.uuid4()),
@@ -43,7 +38,17 @@ def token(
         "exp": now + 300,
         "jti": "j1",
         "sid": str(uuid.uuid4()),
-    } | claims
+    }
+
+
+def token(
+    key: object = KEY,
+    algorithm: str = "EdDSA",
+    drop: str | None = None,
+    kid: str = "k2",
+    **claims: object,
+) -> str:
+    payload = valid_claims() | claims
     if drop:
         payload.pop(drop)
     return jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid})  # type: ignore[arg-type]
@@ -96,18 +101,8 @@ def _b64(data: bytes) -> str:
 
 
 def _handmade(alg: str) -> tuple[str, str]:
-    now = int(time.time())
-    claims = {
-        "iss": "alignment-auth",
-        "aud": "alignment-api",
-        "sub": str(uuid.uuid4()),
-        "iat": now,
-        "exp": now + 60,
-        "jti": "j",
-        "sid": str(uuid.uuid4()),
-    }
     header = _b64(json.dumps({"alg": alg, "typ": "JWT", "kid": "k2"}).encode())
-    return header, _b64(json.dumps(claims).encode())
+    return header, _b64(json.dumps(valid_claims()).encode())
 
 
 def test_unsigned_token_is_refused() -> None:
