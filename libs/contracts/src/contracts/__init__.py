@@ -10,6 +10,7 @@ from contracts.alignment import (
 from contracts.envelope import Envelope, Event, utc_now
 from contracts.files import FileExpired, FileRejection, FilesRejected, FilesStored, StoredFile
 from contracts.jobs import JobCancelled, JobSubmitted, SubmittedPair
+from contracts.uploads import UploadAbandoned
 from contracts.users import QuotaChanged, SessionsRevoked, UserDeleted, UserRegistered
 
 ALL_EVENTS: tuple[type[Event], ...] = (
@@ -25,6 +26,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     UserDeleted,
     QuotaChanged,
     SessionsRevoked,
+    UploadAbandoned,
 )
 
 EVENTS_EXCHANGE = "alignment.events"
@@ -51,6 +53,7 @@ __all__ = [
     "SessionsRevoked",
     "StoredFile",
     "SubmittedPair",
+    "UploadAbandoned",
     "UserDeleted",
     "UserRegistered",
     "utc_now",
