@@ -12,7 +12,14 @@ from sqlalchemy import Connection, MetaData, pool
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import create_async_engine
 
-__all__ = ["TIMESTAMP", "create_kit_tables_v1", "run_alembic_env", "upgrade_to_head"]
+__all__ = [
+    "TIMESTAMP",
+    "add_inbox_pruning_index_v2",
+    "create_kit_tables_v1",
+    "drop_inbox_pruning_index_v2",
+    "run_alembic_env",
+    "upgrade_to_head",
+]
 
 # For migrations: microsecond DATETIME on MySQL/MariaDB (frozen here, unlike the live models).
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
@@ -77,3 +84,13 @@ def create_kit_tables_v1() -> None:
         sa.Column("event_type", sa.String(128), nullable=False),
         sa.Column("processed_at", timestamp, nullable=False),
     )
+
+
+def add_inbox_pruning_index_v2() -> None:
+    """Kit v2: ``inbox.processed_at`` indexed, so that pruning old rows
+    (``servicekit.retention``) reads only them. Call from a service's migration."""
+    op.create_index("ix_inbox_processed_at", "inbox", ["processed_at"])
+
+
+def drop_inbox_pruning_index_v2() -> None:
+    op.drop_index("ix_inbox_processed_at", table_name="inbox")

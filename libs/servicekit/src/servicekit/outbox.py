@@ -70,7 +70,8 @@ inbox_table = Table(
     kit_metadata,
     Column("event_id", String(36), primary_key=True),
     Column("event_type", String(128), nullable=False),
-    Column("processed_at", Timestamp, nullable=False),
+    # Indexed for pruning (servicekit.retention), from kit migration v2.
+    Column("processed_at", Timestamp, nullable=False, index=True),
 )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,6 +28,7 @@ from servicekit.messaging import EventConsumers, Topology, make_publisher
 from servicekit.migrations import upgrade_to_head
 from servicekit.objects import Objects
 from servicekit.outbox import OutboxRelay, UnitOfWork
+from servicekit.retention import InboxPruner
 from servicekit.s3 import make_object_store
 from servicekit.settings import S3Settings, ServiceSettings
 
@@ -53,6 +55,7 @@ class ServiceRuntime:
             make_publisher(self.broker, self.topology),
             poll_seconds=settings.outbox_poll_seconds,
         )
+        self.pruner = InboxPruner(self.db, timedelta(days=settings.inbox_retention_days))
         self.consumers: EventConsumers = EventConsumers(  # type: ignore[type-arg]
             self.broker, self.topology, name, self.unit_of_work
         )
@@ -68,6 +71,7 @@ class ServiceRuntime:
             specification=AsyncAPI(self.broker, title=f"{name} service"),
         )
         self._relay_task: asyncio.Task[None] | None = None
+        self._pruner_task: asyncio.Task[None] | None = None
         # Hooks: before consuming starts (warm caches), after it started, before it stops.
         self.on_starting: list[Callable[[], Awaitable[None]]] = []
         self.on_started: list[Callable[[], Awaitable[None]]] = []
@@ -103,6 +107,7 @@ class ServiceRuntime:
 
     async def _start_relay(self) -> None:
         self._relay_task = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        self._pruner_task = asyncio.create_task(self.pruner.run(), name="inbox-pruner")
         for hook in self.on_started:
             await hook()
         log.info("service.started", queues=[q.name for q in self.consumers.queues])
@@ -113,6 +118,8 @@ class ServiceRuntime:
     async def _stop_relay(self) -> None:
         for hook in self.on_stopping:
             await hook()
+        if self._pruner_task:
+            self._pruner_task.cancel()
         self.relay.stop()
         if self._relay_task:
             await self._relay_task

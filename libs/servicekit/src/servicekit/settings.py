@@ -48,6 +48,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_file: str | None = None
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    # Consumed events' inbox rows are deleted after this long (servicekit.retention says
+    # why that is safe); far longer than any redelivery can take.
+    inbox_retention_days: int = Field(default=14, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Self:
