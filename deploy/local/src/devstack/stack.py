@@ -14,11 +14,17 @@ import httpx
 from devstack.config import SERVICES, Secrets, StackConfig, service_env
 from devstack.provision import drop_databases, ensure_bucket, provision_databases, remove_bucket
 from devstack.s3server import S3Server
+from servicekit.messaging import RETRY_QUEUE_DELAYS
 
 __all__ = ["Stack"]
 
 STOP_GRACE_SECONDS = 20
-EXCHANGES = ("alignment.events", "alignment.dead-letter", "alignment.unrouted")
+EXCHANGES = (
+    "alignment.events",
+    "alignment.dead-letter",
+    "alignment.unrouted",
+    *(f"alignment.retry.{delay}s" for delay in RETRY_QUEUE_DELAYS),
+)
 
 
 class Stack:

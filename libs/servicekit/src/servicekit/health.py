@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -34,8 +34,13 @@ async def _run_check(check: ReadinessCheck) -> str:
 
 
 def add_operational_routes(
-    app: FastAPI, service: str, checks: Mapping[str, ReadinessCheck]
+    app: FastAPI,
+    service: str,
+    checks: Mapping[str, ReadinessCheck],
+    samplers: Sequence[Callable[[], Awaitable[object]]] = (),
 ) -> None:
+    """``samplers`` update gauges that are read from elsewhere (the broker) just before
+    ``/metrics`` answers; one that fails or is slow leaves its gauge as it was."""
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
@@ -55,6 +60,7 @@ def add_operational_routes(
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
+        await asyncio.gather(*(_run_check(sample) for sample in samplers))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(RequestObservability)

@@ -1,9 +1,17 @@
 """RabbitMQ topology and delivery rules shared by every service.
 
 - one durable topic exchange for all events; what no queue takes goes to an alternate
-  exchange and waits in ``<ns>alignment.unrouted`` instead of vanishing;
+  exchange and waits in ``<ns>alignment.unrouted`` (bounded: a day, 10,000 messages)
+  instead of vanishing at once;
 - one queue per (consumer service, event type), quorum by default, dead-lettering to
-  ``<queue>.dead`` after repeated failures or at once for malformed messages;
+  ``<queue>.dead`` after ``delivery_limit`` failed deliveries or at once for a malformed
+  message (whatever its bytes: the body is never decoded before the kit sees it);
+- a failed delivery is acknowledged and a copy goes back to its queue through a retry
+  queue whose TTL is the back-off (1 s, 4 s, 15 s, then 60 s), carrying its failure count
+  in ``x-failed-deliveries``: the same limit holds on every queue kind (a classic priority
+  queue counts nothing itself) and the consumer is free meanwhile. A delivery cut short by
+  a lost connection, or failing because the database or S3 is unreachable, counts as no
+  failure: it comes back after a pause;
 - handlers run inside a :class:`UnitOfWork` that first claims the event in the inbox.
 """
 
@@ -25,12 +33,13 @@ from pydantic import ValidationError
 from contracts import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, Envelope, Event
 from contracts.envelope import utc_now
 from contracts.rpc import RpcRequest
-from servicekit.errors import PermanentFailure, validation_errors
+from servicekit.errors import PermanentFailure, is_unavailable, validation_errors
 from servicekit.logs import bind_context, get_logger
-from servicekit.metrics import EVENTS_CONSUMED
+from servicekit.metrics import EVENTS_CONSUMED, UNROUTED_MESSAGES
 from servicekit.outbox import OutboxMessage, UnitOfWork
 
 __all__ = [
+    "FAILURES_HEADER",
     "EventConsumers",
     "EventHandler",
     "Topology",
@@ -45,8 +54,25 @@ EventHandler = Callable[[Envelope[E], UnitOfWork], Awaitable[None]]
 
 # After this many failed deliveries a message is dead-lettered rather than retried again.
 DELIVERY_LIMIT = 8
+FAILURES_HEADER = "x-failed-deliveries"
+# Back-off before the n-th retry (the last one repeats); each delay is a retry queue's TTL.
+RETRY_DELAYS_SECONDS = (1, 4, 15, 60)
+# Why a delivery that met an outage comes back later: the part that was away may be back.
+UNAVAILABLE_RETRY_SECONDS = 2
+RETRY_QUEUE_DELAYS = sorted({*RETRY_DELAYS_SECONDS, UNAVAILABLE_RETRY_SECONDS})
 RPC_MESSAGE_TTL_MS = 5_000
 MAX_DELAY = timedelta(minutes=25)
+# Events no queue takes (no consumer by design, or published before any queue existed):
+# kept for a look, not for ever.
+UNROUTED_TTL_MS = 24 * 3600 * 1000
+UNROUTED_MAX_MESSAGES = 10_000
+
+
+def raw_body(message: Any) -> bytes:
+    """FastStream's decoder for every kit subscriber: the bytes as they came. The kit
+    parses them itself, so that no body (not JSON, not UTF-8) fails before it can be
+    dead-lettered."""
+    return cast(bytes, message.body)
 
 
 @dataclass(frozen=True)
@@ -74,7 +100,40 @@ class Topology:
 
     @property
     def unrouted_queue(self) -> RabbitQueue:
-        return RabbitQueue(self.name("alignment.unrouted"), durable=True)
+        return RabbitQueue(
+            self.name("alignment.unrouted"),
+            durable=True,
+            arguments=cast(
+                Any,
+                {
+                    "x-message-ttl": UNROUTED_TTL_MS,
+                    "x-max-length": UNROUTED_MAX_MESSAGES,
+                    "x-overflow": "drop-head",
+                },
+            ),
+        )
+
+    def retry_exchanges(self) -> list[RabbitExchange]:
+        return [self.retry_exchange(delay) for delay in RETRY_QUEUE_DELAYS]
+
+    def retry_queues(self) -> list[RabbitQueue]:
+        return [self.retry_queue(delay) for delay in RETRY_QUEUE_DELAYS]
+
+    def retry_exchange(self, delay_seconds: int) -> RabbitExchange:
+        return RabbitExchange(
+            self.name(f"alignment.retry.{delay_seconds}s"), type=ExchangeType.FANOUT, durable=True
+        )
+
+    def retry_queue(self, delay_seconds: int) -> RabbitQueue:
+        """Holds a copy ``delay_seconds``, then dead-letters it through the default exchange
+        with the routing key it was published with: the name of the queue it goes back to."""
+        return RabbitQueue(
+            self.name(f"alignment.retry.{delay_seconds}s"),
+            durable=True,
+            arguments=cast(
+                Any, {"x-message-ttl": delay_seconds * 1000, "x-dead-letter-exchange": ""}
+            ),
+        )
 
     @property
     def dead_letter_exchange(self) -> RabbitExchange:
@@ -130,6 +189,19 @@ class Topology:
         await unrouted.bind(self.unrouted_exchange.name)
         await broker.declare_exchange(self.events_exchange)
         await broker.declare_exchange(self.dead_letter_exchange)
+        for exchange, queue in zip(self.retry_exchanges(), self.retry_queues(), strict=True):
+            await broker.declare_exchange(exchange)
+            retry = await broker.declare_queue(queue)
+            await retry.bind(exchange.name)
+
+    async def count_unrouted(self, broker: RabbitBroker) -> int:
+        """Messages waiting in the unrouted queue (also set as the ``unrouted_messages``
+        gauge): a number above zero means an event type nobody consumes is published."""
+        channel = await broker.config.channel_manager.get_channel()
+        declared = await channel.declare_queue(self.unrouted_queue.name, passive=True)
+        count = int(declared.declaration_result.message_count or 0)
+        UNROUTED_MESSAGES.set(count)
+        return count
 
     async def declare_consumer_queue(
         self, broker: RabbitBroker, queue: RabbitQueue, channel: Channel | None = None
@@ -198,7 +270,6 @@ class EventConsumers(Generic[E]):
     topology: Topology
     service: str
     unit_of_work: Callable[[], UnitOfWork]
-    retry_backoff_seconds: float = 0.2
     queues: list[RabbitQueue] = field(default_factory=list)
     channels: dict[str, Channel | None] = field(default_factory=dict)  # by queue name
     # Set on shutdown: events held for a delay go back to their queue at once.
@@ -229,7 +300,9 @@ class EventConsumers(Generic[E]):
             )
 
             async def consume(message: RabbitMessage) -> None:
-                await self.deliver(event_cls, handler, message, lane=lane, delay=delay)
+                await self.deliver(
+                    event_cls, handler, message, queue=queue.name, lane=lane, delay=delay
+                )
 
             consume.__name__ = handler.__name__
             self.broker.subscriber(
@@ -237,6 +310,7 @@ class EventConsumers(Generic[E]):
                 self.topology.events_exchange,
                 channel=channel,
                 ack_policy=AckPolicy.MANUAL,
+                decoder=raw_body,
                 title=f"{self.service}: {event_cls.routing_key()}",
                 description=handler.__doc__,
             )(consume)
@@ -250,6 +324,7 @@ class EventConsumers(Generic[E]):
         handler: EventHandler[E],
         message: Any,
         *,
+        queue: str,
         lane: str | None = None,
         delay: timedelta | None = None,
     ) -> None:
@@ -258,7 +333,10 @@ class EventConsumers(Generic[E]):
         except ValidationError as exc:
             EVENTS_CONSUMED.labels(event_type=event_cls.routing_key(), outcome="malformed").inc()
             log.error(
-                "event.malformed", expected=event_cls.routing_key(), errors=validation_errors(exc)
+                "event.malformed",
+                queue=queue,
+                expected=event_cls.routing_key(),
+                errors=validation_errors(exc),
             )
             await message.reject(requeue=False)
             return
@@ -267,7 +345,7 @@ class EventConsumers(Generic[E]):
             if delay is not None and not await self._held(envelope.occurred_at + delay):
                 await message.nack(requeue=True)
                 return
-            outcome = await self._handle(envelope, handler, message, lane)
+            outcome = await self._handle(envelope, handler, message, queue, lane)
             EVENTS_CONSUMED.labels(event_type=envelope.routing_key, outcome=outcome).inc()
 
     async def _held(self, until: datetime) -> bool:
@@ -279,8 +357,15 @@ class EventConsumers(Generic[E]):
         return False
 
     async def _handle(
-        self, envelope: Envelope[E], handler: EventHandler[E], message: Any, lane: str | None
+        self,
+        envelope: Envelope[E],
+        handler: EventHandler[E],
+        message: Any,
+        queue: str,
+        lane: str | None,
     ) -> str:
+        # A CancelledError (the connection went away, or the service stops) passes through:
+        # the message was not acknowledged, so the broker delivers it again; no failure.
         try:
             async with self.unit_of_work() as uow:
                 if not await uow.claim(envelope, scope=lane):  # type: ignore[arg-type]
@@ -293,15 +378,56 @@ class EventConsumers(Generic[E]):
             log.error("event.failed_permanently", error=str(exc))
             await message.reject(requeue=False)
             return "dead-lettered"
-        except Exception:
-            deliveries = int((message.headers or {}).get("x-delivery-count", 0)) + 1
+        except Exception as exc:
+            if is_unavailable(exc):
+                log.warning(
+                    "event.postponed", reason=f"{type(exc).__name__}: a dependency is away"
+                )
+                await self._retry(message, queue, failures(message), UNAVAILABLE_RETRY_SECONDS)
+                return "postponed"
+            failed = failures(message) + 1
+            if failed >= self.topology.delivery_limit:
+                log.exception(
+                    "event.dead_lettered", failures=failed, limit=self.topology.delivery_limit
+                )
+                await message.reject(requeue=False)
+                return "dead-lettered"
+            delay = RETRY_DELAYS_SECONDS[min(failed, len(RETRY_DELAYS_SECONDS)) - 1]
             log.exception(
-                "event.failed", delivery=deliveries, delivery_limit=self.topology.delivery_limit
+                "event.failed",
+                failures=failed,
+                limit=self.topology.delivery_limit,
+                retry_in_seconds=delay,
             )
-            # Back off before the retry; past the limit the broker dead-letters the message.
-            await asyncio.sleep(min(self.retry_backoff_seconds * 2**deliveries, 10.0))
-            await message.nack(requeue=True)
+            await self._retry(message, queue, failed, delay)
             return "retried"
         await message.ack()
         log.info("event.handled")
         return "handled"
+
+    async def _retry(self, message: Any, queue: str, failed: int, delay_seconds: int) -> None:
+        """A copy waits ``delay_seconds`` in a retry queue, then goes back to ``queue``; the
+        original is acknowledged only once the broker confirmed the copy."""
+        raw = message.raw_message
+        headers = {k: v for k, v in (raw.headers or {}).items() if k != "x-death"}
+        await self.broker.publish(
+            raw.body,
+            exchange=self.topology.retry_exchange(delay_seconds),
+            routing_key=queue,
+            headers=headers | {FAILURES_HEADER: failed},
+            persist=True,
+            message_id=raw.message_id,
+            correlation_id=raw.correlation_id,
+            content_type=raw.content_type,
+            priority=raw.priority,
+            timeout=10,
+        )
+        await message.ack()
+
+
+def failures(message: Any) -> int:
+    """How many deliveries of this message failed before (our header; 0 if absent or bad)."""
+    try:
+        return max(0, int((message.headers or {}).get(FAILURES_HEADER, 0)))
+    except (TypeError, ValueError):
+        return 0

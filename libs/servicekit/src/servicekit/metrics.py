@@ -9,6 +9,7 @@ __all__ = [
     "HTTP_SECONDS",
     "OUTBOX_PENDING",
     "OUTBOX_PUBLISH_FAILURES",
+    "UNROUTED_MESSAGES",
 ]
 
 EVENTS_CONSUMED = Counter(
@@ -21,3 +22,6 @@ OUTBOX_PUBLISH_FAILURES = Counter("outbox_publish_failures_total", "Failed outbo
 OUTBOX_PENDING = Gauge("outbox_pending", "Outbox rows not yet published (sampled)")
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_SECONDS = Histogram("http_request_seconds", "HTTP request latency", ["method", "route"])
+UNROUTED_MESSAGES = Gauge(
+    "unrouted_messages", "Events no queue took, waiting in alignment.unrouted (sampled)"
+)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
+import aio_pika
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from servicekit.db import Database
+from servicekit.messaging import Topology
 from servicekit.outbox import kit_metadata
 
 pytestmark = pytest.mark.integration
@@ -85,3 +88,29 @@ def via_proxy(amqp_url: str, proxy: TcpProxy) -> str:
     return parts._replace(
         netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}"
     ).geturl()
+
+
+@pytest.fixture
+def topology() -> Topology:
+    return Topology(namespace="t" + secrets.token_hex(4), delivery_limit=3)
+
+
+@pytest.fixture
+async def cleanup_broker(amqp_url: str, topology: Topology) -> AsyncIterator[list[str]]:
+    """Queues named here (and the namespace's exchanges) are deleted after the test."""
+    queues: list[str] = []
+    yield queues
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for name in queues:
+            await channel.queue_delete(name)
+        for exchange in (
+            topology.events_exchange,
+            topology.dead_letter_exchange,
+            topology.unrouted_exchange,
+            *topology.retry_exchanges(),
+        ):
+            await channel.exchange_delete(exchange.name)
+        for queue in (topology.unrouted_queue, *topology.retry_queues()):
+            await channel.queue_delete(queue.name)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ from sqlalchemy import func, insert, select
 from contracts import Envelope, UserDeleted, UserRegistered
 from servicekit.db import Database
 from servicekit.errors import PermanentFailure
-from servicekit.messaging import EventConsumers, Topology, make_publisher
+from servicekit.messaging import FAILURES_HEADER, EventConsumers, Topology, make_publisher
 from servicekit.outbox import OutboxRelay, UnitOfWork, inbox_table, outbox_table
 
 from .conftest import TcpProxy, effects, via_proxy
@@ -40,30 +39,6 @@ async def count(db: Database, table: object, *where: object) -> int:
         return int((await session.execute(query)).scalar_one())
 
 
-@pytest.fixture
-def topology() -> Topology:
-    return Topology(namespace="t" + secrets.token_hex(4), delivery_limit=3)
-
-
-@pytest.fixture
-async def cleanup_broker(amqp_url: str, topology: Topology) -> AsyncIterator[list[str]]:
-    """Queues named here (and the namespace's exchanges) are deleted after the test."""
-    queues: list[str] = []
-    yield queues
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for name in queues:
-            await channel.queue_delete(name)
-        for exchange in (
-            topology.events_exchange,
-            topology.dead_letter_exchange,
-            topology.unrouted_exchange,
-        ):
-            await channel.exchange_delete(exchange.name)
-        await channel.queue_delete(topology.unrouted_queue.name)
-
-
 async def start_consumers(
     amqp_url: str,
     topology: Topology,
@@ -74,7 +49,7 @@ async def start_consumers(
     """A broker consuming with the handlers ``register`` adds, started as a service would."""
     broker = RabbitBroker(amqp_url, log_level=10)
     consumers: EventConsumers = EventConsumers(  # type: ignore[type-arg]
-        broker, topology, "kit-test", lambda: UnitOfWork(db, "kit-test"), retry_backoff_seconds=0.01
+        broker, topology, "kit-test", lambda: UnitOfWork(db, "kit-test")
     )
     register(consumers)
     await broker.connect()
@@ -226,8 +201,9 @@ async def test_messages_that_fail_for_good_end_in_the_dead_letter_queue(
         assert any(str(permanent.event_id).encode() in b for b in bodies)
         flaky_copy = next(m for m in dead if str(flaky.event_id).encode() in m.body)
         # retried up to the delivery limit before it was dead-lettered
+        assert flaky_copy.headers[FAILURES_HEADER] == topology.delivery_limit - 1
         deaths: Any = flaky_copy.headers["x-death"]
-        assert deaths[0]["reason"] == "delivery_limit"
+        assert deaths[0]["reason"] == "rejected"
         assert await count(db, inbox_table) == 0  # nothing was recorded as handled
     finally:
         await broker.stop()
