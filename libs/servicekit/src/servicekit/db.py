@@ -19,6 +19,9 @@ __all__ = ["Database", "LongText", "Timestamp", "utc_naive_now"]
 Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
+CONNECT_TIMEOUT_SECONDS = 2
+POOL_TIMEOUT_SECONDS = 10
+
 
 def utc_naive_now() -> datetime:
     # MySQL DATETIME has no zone and silently drops one: store naive UTC everywhere.
@@ -28,7 +31,13 @@ def utc_naive_now() -> datetime:
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_pre_ping=True, pool_recycle=1800, echo=echo
+            url,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            # An unreachable server fails a request in seconds (a 503), not after a minute.
+            pool_timeout=POOL_TIMEOUT_SECONDS,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            echo=echo,
         )
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False

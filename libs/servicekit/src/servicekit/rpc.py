@@ -1,19 +1,29 @@
 """Request/reply over RabbitMQ: the server side (answer typed requests, map domain errors
-to typed replies) and the client side (call with a timeout, get the result or an error)."""
+to typed replies) and the client side (call with a timeout, get the result or an error).
+
+The client keeps its own connection and one reply queue, and runs any number of calls at
+once (FastStream's ``broker.request`` serialises them behind one lock, and waits without a
+bound for a connection that is away). A call answers or raises within its timeout whatever
+the broker does; while the connection is down it raises at once."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel, ValidationError
 
+from contracts.errors import RpcErrorCode
 from contracts.rpc import RpcError, RpcReply, RpcRequest
-from servicekit.errors import DomainError, validation_errors
+from servicekit.errors import DomainError, Unavailable, is_unavailable, validation_errors
 from servicekit.logs import bind_context, get_logger
-from servicekit.messaging import Topology
+from servicekit.messaging import Topology, raw_body
 
 __all__ = ["RpcClient", "RpcFailed", "RpcUnavailable", "serve_rpc"]
 
@@ -21,6 +31,8 @@ log = get_logger(__name__)
 
 RequestT = TypeVar("RequestT", bound=RpcRequest)
 ResultT = TypeVar("ResultT", bound=BaseModel)
+
+RECONNECT_SECONDS = 1.0
 
 
 def serve_rpc(
@@ -38,7 +50,7 @@ def serve_rpc(
         except ValidationError as exc:
             return reply_cls(
                 error=RpcError(
-                    code="invalid_request",
+                    code=RpcErrorCode.INVALID_REQUEST,
                     message="invalid request",
                     details={"errors": validation_errors(exc)},
                 )
@@ -51,22 +63,33 @@ def serve_rpc(
                 return reply_cls(
                     error=RpcError(code=exc.code, message=exc.message, details=exc.details)
                 )
-            except Exception:
+            except Exception as exc:
+                if is_unavailable(exc):
+                    log.warning("rpc.unavailable", rpc=request_cls.QUEUE, error=type(exc).__name__)
+                    return reply_cls(
+                        error=RpcError(
+                            code=RpcErrorCode.SERVICE_UNAVAILABLE,
+                            message="the service cannot reach its database; please retry shortly",
+                        )
+                    )
                 log.exception("rpc.failed", rpc=request_cls.QUEUE)
                 return reply_cls(
                     error=RpcError(
-                        code="internal_error", message="the request could not be completed"
+                        code=RpcErrorCode.INTERNAL_ERROR,
+                        message="the request could not be completed",
                     )
                 )
             log.info("rpc.answered", rpc=request_cls.QUEUE)
             return reply_cls(result=result)
 
     respond.__name__ = answer.__name__
-    broker.subscriber(topology.rpc_queue(request_cls), title=request_cls.QUEUE)(respond)
+    broker.subscriber(topology.rpc_queue(request_cls), title=request_cls.QUEUE, decoder=raw_body)(
+        respond
+    )
 
 
-class RpcUnavailable(Exception):
-    """No answer in time (the other service is down or overloaded)."""
+class RpcUnavailable(Unavailable):
+    """No answer in time (the other service or the broker is down or overloaded)."""
 
 
 class RpcFailed(Exception):
@@ -76,24 +99,82 @@ class RpcFailed(Exception):
 
 
 class RpcClient:
-    def __init__(self, broker: RabbitBroker, topology: Topology, timeout_seconds: float) -> None:
-        self._broker = broker
+    """``start()`` before the first call (a service does it as it starts), ``stop()`` at the
+    end. ``ready()`` is part of the caller's readiness."""
+
+    def __init__(
+        self, amqp_url: str, topology: Topology, timeout_seconds: float, *, owner: str
+    ) -> None:
+        self._url = amqp_url
         self._topology = topology
         self._timeout = timeout_seconds
+        # One reply queue per process, named by us so that a reconnect declares it again
+        # under the same name (exclusive: it goes when the connection goes).
+        self._reply_queue = topology.name(f"{owner}.rpc-replies.{uuid.uuid4().hex[:12]}")
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._pending: dict[str, asyncio.Future[AbstractIncomingMessage]] = {}
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(
+            self._url, reconnect_interval=RECONNECT_SECONDS, fail_fast=True
+        )
+        self._channel = await self._connection.channel(publisher_confirms=False)
+        queue = await self._channel.declare_queue(
+            self._reply_queue, exclusive=True, auto_delete=True
+        )
+        await queue.consume(self._on_reply, no_ack=True)
+
+    async def stop(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        for future in self._pending.values():
+            future.cancel()
+
+    def ready(self) -> bool:
+        return (
+            self._connection is not None
+            and self._channel is not None
+            and not self._connection.is_closed
+            and not self._channel.is_closed
+        )
+
+    async def ready_check(self) -> bool:
+        return self.ready()
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self._pending.get(message.correlation_id or "")
+        if future is not None and not future.done():
+            future.set_result(message)
 
     async def call(self, request: RpcRequest, result_cls: type[ResultT]) -> ResultT:
+        name = type(request).QUEUE
+        if not self.ready():
+            raise RpcUnavailable(f"the broker is unreachable; {name} not sent")
+        assert self._channel is not None
+        key = uuid.uuid4().hex
+        future = self._pending[key] = asyncio.get_running_loop().create_future()
         try:
-            response = await self._broker.request(
-                request.model_dump_json().encode(),
-                queue=self._topology.rpc_queue(type(request)).name,
-                timeout=self._timeout,
-                correlation_id=request.correlation_id,
-                content_type="application/json",
-            )
+            async with asyncio.timeout(self._timeout):
+                await self._channel.default_exchange.publish(
+                    aio_pika.Message(
+                        request.model_dump_json().encode(),
+                        content_type="application/json",
+                        correlation_id=key,
+                        reply_to=self._reply_queue,
+                        expiration=self._timeout,  # worthless once we stopped waiting
+                    ),
+                    routing_key=self._topology.rpc_queue(type(request)).name,
+                )
+                response = await future
         except TimeoutError as exc:
-            raise RpcUnavailable(
-                f"no answer from {type(request).QUEUE} in {self._timeout} s"
-            ) from exc
+            raise RpcUnavailable(f"no answer from {name} in {self._timeout} s") from exc
+        except Exception as exc:
+            if is_unavailable(exc) or isinstance(exc, aio_pika.exceptions.AMQPException):
+                raise RpcUnavailable(f"{name} could not be sent: {type(exc).__name__}") from exc
+            raise
+        finally:
+            self._pending.pop(key, None)
         reply = RpcReply[result_cls].model_validate_json(response.body)  # type: ignore[valid-type]
         if reply.error is not None:
             raise RpcFailed(reply.error)

@@ -4,6 +4,8 @@ auth                                   serve
 auth set-subscription EMAIL PLAN       move a user to another plan (free, pro, admin...)
 auth recalculate-usage EMAIL... | --all
                                        rebuild usage from what storage holds (asked over RPC)
+auth dead-letters list | show | replay | purge ...
+                                       the dead-letter queues (``auth dead-letters -h``)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from auth_service.service_layer.quotas import Quotas
 from auth_service.settings import AuthSettings
 from contracts.rpc import CountStoredUsage, StoredUsage
 from servicekit import ServiceRuntime
+from servicekit.dead_letters import run_dead_letters
 from servicekit.rpc import RpcClient, RpcUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -67,9 +70,21 @@ def recalculate_usage(runtime: ServiceRuntime, emails: list[str] | None) -> list
     """Each user's usage rebuilt from storage's count: per user, a line saying what changed
     and whether it did. ``emails`` None: every user."""
     quotas = Quotas(runtime.unit_of_work)
-    storage = RpcClient(runtime.broker, runtime.topology, STORAGE_RPC_TIMEOUT_SECONDS)
+    storage = RpcClient(
+        runtime.settings.amqp_url.get_secret_value(),
+        runtime.topology,
+        STORAGE_RPC_TIMEOUT_SECONDS,
+        owner="auth",
+    )
 
     async def rebuild() -> list[tuple[str, bool]]:
+        await storage.start()
+        try:
+            return await rebuild_each()
+        finally:
+            await storage.stop()
+
+    async def rebuild_each() -> list[tuple[str, bool]]:
         async with runtime.unit_of_work() as uow:
             known = await AccountRepository(uow.session).emails()
         wanted = list(known) if emails is None else [normalize_email(e) for e in emails]
@@ -102,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     if not argv:
         runtime.run()
         return
+    if argv[0] == "dead-letters":
+        sys.exit(run_dead_letters(runtime, argv[1:]))
     parser = argparse.ArgumentParser(prog="auth", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     change = commands.add_parser("set-subscription", help="move a user to another plan")

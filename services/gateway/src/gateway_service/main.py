@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from gateway_service.api.rate_limits import RateLimits
 from gateway_service.entrypoints.events import register_consumers
 from gateway_service.settings import GatewaySettings
 from servicekit import ServiceRuntime
+from servicekit.dead_letters import run_dead_letters
 from servicekit.rpc import RpcClient
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -30,7 +32,16 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
         version="1.0.0",
         description="Upload speech and its transcript; download word and phone timings.",
     )
-    app.state.rpc = RpcClient(runtime.broker, runtime.topology, settings.rpc_timeout_seconds)
+    rpc = RpcClient(
+        settings.amqp_url.get_secret_value(),
+        runtime.topology,
+        settings.rpc_timeout_seconds,
+        owner="gateway",
+    )
+    runtime.on_starting.append(rpc.start)
+    runtime.on_stopping.append(rpc.stop)
+    runtime.readiness["rpc"] = rpc.ready_check
+    app.state.rpc = rpc
     app.state.token_verifier = AccessTokenVerifier(
         settings.public_keys(), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
@@ -49,6 +60,10 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     return runtime, app
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Serve; or ``python -m gateway_service dead-letters ...`` (see servicekit.dead_letters)."""
+    argv = sys.argv[1:] if argv is None else argv
     runtime, app = build()
+    if argv[:1] == ["dead-letters"]:
+        sys.exit(run_dead_letters(runtime, argv[1:]))
     runtime.run(app)

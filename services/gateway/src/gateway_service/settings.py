@@ -30,7 +30,7 @@ class GatewaySettings(ServiceSettings):
     )
     jwt_issuer: str = "alignment-auth"
     jwt_audience: str = "alignment-api"
-    rpc_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    rpc_timeout_seconds: float = Field(default=2.5, gt=0, le=30)
     max_file_bytes: int = Field(default=500 * 2**20, gt=0)
     max_request_bytes: int = Field(default=4 * 2**30, gt=0)
     max_files_per_job: int = Field(default=1000, gt=0)

@@ -10,13 +10,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from servicekit.errors import DomainError
+from contracts.errors import RpcErrorCode
+from servicekit.errors import DomainError, is_unavailable
 from servicekit.logs import get_logger
 from servicekit.rpc import RpcFailed, RpcUnavailable
 
 __all__ = ["ApiError", "install_error_handlers"]
 
 log = get_logger(__name__)
+
+RETRY_AFTER = {"Retry-After": "5"}
 
 # auth's RPC error codes -> HTTP status.
 RPC_STATUS = {
@@ -134,15 +137,28 @@ def install_error_handlers(app: FastAPI) -> None:
             503,
             "service_unavailable",
             "the account service did not answer in time; please retry shortly",
-            headers={"Retry-After": "5"},
+            headers=RETRY_AFTER,
         )
 
     @app.exception_handler(RpcFailed)
     async def rpc_failed(_: Request, exc: RpcFailed) -> JSONResponse:
-        status = RPC_STATUS.get(exc.error.code, 503)
+        status = RPC_STATUS.get(exc.error.code)
+        if status is None:  # auth could not do it now (its database is away, or a bug)
+            code = exc.error.code
+            if code != RpcErrorCode.SERVICE_UNAVAILABLE:
+                log.warning("rpc.failed", code=code)
+            return error_response(503, code, exc.error.message, headers=RETRY_AFTER)
         return error_response(status, exc.error.code, exc.error.message, exc.error.details)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if is_unavailable(exc):  # the database, the broker or S3 is away: not our bug
+            log.warning("request.dependency_unavailable", error=type(exc).__name__)
+            return error_response(
+                503,
+                "service_unavailable",
+                "a part of the service is unreachable; please retry shortly",
+                headers=RETRY_AFTER,
+            )
         log.exception("request.unhandled_error")
         return error_response(500, "internal_error", "something went wrong on our side")
