@@ -3,6 +3,7 @@ progress as it goes, and one AlignmentDone committed with the run's outcome."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -24,6 +25,7 @@ from contracts import (
 )
 from contracts.files import StoredFile
 from servicekit import UnitOfWork, get_logger, utc_naive_now
+from servicekit.errors import is_unavailable
 
 __all__ = ["AlignJobs"]
 
@@ -52,6 +54,19 @@ class AlignJobs:
         if attempt is None:
             log.info("job.skipped", reason="deleted, or its other copy owns it")
             return
+        try:
+            engine_name, outcomes = await self._run(job, envelope, attempt, engine_name)
+        except BaseException as exc:
+            # Cut short by a lost connection (CancelledError), a shutdown, or an unreachable
+            # database or S3: the job's work did not fail, so this attempt does not count.
+            if isinstance(exc, asyncio.CancelledError) or is_unavailable(exc):
+                await asyncio.shield(self._uncount(job, attempt, str(envelope.event_id)))
+            raise
+        await self._finish(job, engine_name, outcomes, uow, envelope.correlation_id)
+
+    async def _run(
+        self, job: FilesStored, envelope: Envelope[FilesStored], attempt: int, engine_name: str
+    ) -> tuple[str, list[FileOutcome]]:
         if attempt > self._max_attempts:
             reason = f"alignment failed {attempt - 1} times; giving up"
             outcomes = [_failed(f, reason) for f in job.files]
@@ -96,7 +111,7 @@ class AlignJobs:
                         ),
                         envelope.correlation_id,
                     )
-        await self._finish(job, engine_name, outcomes, uow, envelope.correlation_id)
+        return engine_name, outcomes
 
     def _reporter(
         self, job: FilesStored, files_done: int, envelope: Envelope[FilesStored]
@@ -144,7 +159,9 @@ class AlignJobs:
             except EngineFailed as exc:
                 log.info("file.alignment_failed", file_id=str(file.corpus_file_id), reason=str(exc))
                 return _failed(file, str(exc))
-            except Exception:
+            except Exception as exc:
+                if is_unavailable(exc):  # S3 or the database is away: not this file's fault
+                    raise
                 log.exception(
                     "file.alignment_error", file_id=str(file.corpus_file_id), attempt=attempt
                 )
@@ -195,6 +212,26 @@ class AlignJobs:
             )
             await uow.commit()
         return attempt
+
+    async def _uncount(self, job: FilesStored, attempt: int, event_id: str) -> None:
+        """Take back an attempt that was interrupted rather than failed (best effort: with
+        the database away it stays counted)."""
+        try:
+            async with self._uow() as uow:
+                await uow.session.execute(
+                    update(alignment_runs)
+                    .where(
+                        alignment_runs.c.job_id == job.job_id,
+                        alignment_runs.c.event_id == event_id,
+                        alignment_runs.c.attempts == attempt,
+                    )
+                    .values(attempts=attempt - 1)
+                )
+                await uow.commit()
+        except Exception as exc:
+            log.warning("job.attempt_kept", attempt=attempt, error=type(exc).__name__)
+        else:
+            log.warning("job.interrupted", attempt=attempt, counted=False)
 
     async def cancel(self, event: JobCancelled, uow: UnitOfWork) -> None:
         """The owner deleted the job: a job not started yet never starts (this row owns it),
