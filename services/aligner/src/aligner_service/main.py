@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from aligner_service.service_layer.align_job import AlignJobs
 from aligner_service.settings import AlignerSettings
 from contracts import Envelope, FilesStored
 from servicekit import ServiceRuntime
+from servicekit.dead_letters import run_dead_letters
 from servicekit.messaging import make_queue_publisher
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -58,5 +60,10 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     return runtime
 
 
-def main() -> None:
-    build().run()
+def main(argv: list[str] | None = None) -> None:
+    """Serve; or ``python -m aligner_service dead-letters ...`` (see servicekit.dead_letters)."""
+    argv = sys.argv[1:] if argv is None else argv
+    runtime = build()
+    if argv[:1] == ["dead-letters"]:
+        sys.exit(run_dead_letters(runtime, argv[1:]))
+    runtime.run()

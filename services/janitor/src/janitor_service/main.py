@@ -13,6 +13,7 @@ from janitor_service.service_layer.cleanup import run_cleanup
 from janitor_service.service_layer.schedule import run_daily
 from janitor_service.settings import JanitorSettings
 from servicekit import ServiceRuntime
+from servicekit.dead_letters import run_dead_letters
 from servicekit.objects import Objects
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -49,6 +50,8 @@ def build(settings: JanitorSettings | None = None) -> tuple[ServiceRuntime, Obje
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     runtime, objects = build()
+    if argv[:1] == ["dead-letters"]:
+        sys.exit(run_dead_letters(runtime, argv[1:]))
     if argv:
         run_once(runtime, objects, parse(argv))
     else:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 from servicekit import ServiceRuntime
+from servicekit.dead_letters import run_dead_letters
 from storage_service.adapters.audio import AudioConverter
 from storage_service.entrypoints.events import register_consumers
 from storage_service.entrypoints.rpc import register_rpc
@@ -32,5 +34,10 @@ def build(settings: StorageSettings | None = None) -> ServiceRuntime:
     return runtime
 
 
-def main() -> None:
-    build().run()
+def main(argv: list[str] | None = None) -> None:
+    """Serve; or ``python -m storage_service dead-letters ...`` (see servicekit.dead_letters)."""
+    argv = sys.argv[1:] if argv is None else argv
+    runtime = build()
+    if argv[:1] == ["dead-letters"]:
+        sys.exit(run_dead_letters(runtime, argv[1:]))
+    runtime.run()
