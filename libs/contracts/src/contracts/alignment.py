@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from contracts.envelope import Event
+from contracts.strings import EngineName, Message, ObjectKey
 
 __all__ = [
     "AlignmentDone",
@@ -28,7 +29,7 @@ class AlignmentStarted(Event):
 
     job_id: UUID
     user_id: UUID
-    engine: str
+    engine: EngineName
     attempt: int = Field(ge=1)
     file_count: int = Field(ge=0)
 
@@ -48,13 +49,13 @@ class AlignmentProgress(Event):
 class FileOutcome(BaseModel):
     corpus_file_id: UUID
     status: AlignmentOutcome
-    result_keys: dict[str, str] = Field(
+    result_keys: dict[str, ObjectKey] = Field(
         default_factory=dict, description="format name -> object key"
     )
     word_count: int = Field(default=0, ge=0)
     oov_count: int = Field(default=0, ge=0)
     low_quality: bool = False
-    error: str | None = None
+    error: Message | None = None
 
 
 class AlignmentDone(Event):
@@ -63,6 +64,6 @@ class AlignmentDone(Event):
     job_id: UUID
     user_id: UUID
     status: AlignmentOutcome
-    engine: str
+    engine: EngineName
     files: list[FileOutcome]
-    error: str | None = None
+    error: Message | None = None

@@ -12,6 +12,8 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contracts.strings import CORRELATION_ID_MAX_LENGTH
+
 __all__ = ["Envelope", "Event", "utc_now"]
 
 
@@ -42,10 +44,10 @@ class Envelope(BaseModel, Generic[PayloadT]):
     model_config = ConfigDict(frozen=True)
 
     event_id: UUID = Field(default_factory=uuid4)
-    event_type: str
+    event_type: str = Field(max_length=64)
     version: int
     occurred_at: datetime = Field(default_factory=utc_now)
-    correlation_id: str = Field(min_length=1, max_length=128)
+    correlation_id: str = Field(min_length=1, max_length=CORRELATION_ID_MAX_LENGTH)
     producer: str = Field(min_length=1, max_length=64)
     payload: PayloadT
 

@@ -9,6 +9,14 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from contracts.envelope import Event
+from contracts.strings import (
+    EngineName,
+    FileName,
+    LanguageCode,
+    Message,
+    ObjectKey,
+    Sha256Hex,
+)
 
 __all__ = ["FileExpired", "FileRejection", "FilesRejected", "FilesStored", "StoredFile"]
 
@@ -18,24 +26,24 @@ class StoredFile(BaseModel):
 
     corpus_file_id: UUID = Field(description="the file_id given at submission")
     index: int = Field(ge=0)
-    stem: str
-    audio_name: str
-    text_name: str
-    audio_key: str
-    text_key: str
+    stem: FileName
+    audio_name: FileName
+    text_name: FileName
+    audio_key: ObjectKey
+    text_key: ObjectKey
     duration_seconds: float = Field(gt=0)
     stored_bytes: int = Field(ge=0)
-    audio_sha256: str
+    audio_sha256: Sha256Hex
     expires_at: datetime
 
 
 class FileRejection(BaseModel):
     corpus_file_id: UUID
     index: int = Field(ge=0)
-    audio_name: str
-    text_name: str
+    audio_name: FileName
+    text_name: FileName
     code: str = Field(description="stable machine-readable reason, e.g. audio_undecodable")
-    reason: str = Field(description="what the user can act on")
+    reason: Message = Field(description="what the user can act on")
 
 
 class FilesStored(Event):
@@ -43,8 +51,8 @@ class FilesStored(Event):
 
     job_id: UUID
     user_id: UUID
-    language: str
-    engine: str | None = None
+    language: LanguageCode
+    engine: EngineName | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     priority: int = Field(default=0, ge=0, le=9)
     files: list[StoredFile]
@@ -68,5 +76,5 @@ class FileExpired(Event):
     user_id: UUID
     job_id: UUID
     corpus_file_id: UUID | None = None
-    object_keys: list[str]
+    object_keys: list[ObjectKey]
     bytes_freed: int = Field(ge=0)

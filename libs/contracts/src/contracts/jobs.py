@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from contracts.envelope import Event
+from contracts.strings import EngineName, FileName, LanguageCode, ObjectKey
 
 __all__ = ["JobCancelled", "JobSubmitted", "SubmittedPair"]
 
@@ -17,12 +18,12 @@ class SubmittedPair(BaseModel):
 
     file_id: UUID = Field(description="the corpus file's id, chosen at submission")
     index: int = Field(ge=0, description="position of the pair in the request")
-    stem: str
-    audio_name: str
-    audio_key: str
+    stem: FileName
+    audio_name: FileName
+    audio_key: ObjectKey
     audio_bytes: int = Field(ge=0)
-    text_name: str
-    text_key: str
+    text_name: FileName
+    text_key: ObjectKey
     text_bytes: int = Field(ge=0)
 
 
@@ -31,8 +32,8 @@ class JobSubmitted(Event):
 
     job_id: UUID
     user_id: UUID
-    language: str = "en"
-    engine: str | None = None
+    language: LanguageCode = "en"
+    engine: EngineName | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     priority: int = Field(default=0, ge=0, le=9)
     retention_days: int | None = Field(

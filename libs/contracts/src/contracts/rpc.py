@@ -12,6 +12,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from contracts.strings import (
+    CORRELATION_ID_MAX_LENGTH,
+    EMAIL_MAX_LENGTH,
+    EmailAddress,
+    Month,
+    PlanName,
+)
+
 __all__ = [
     "RPC_REQUESTS",
     "ChangePassword",
@@ -47,7 +55,7 @@ class RpcRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     QUEUE: ClassVar[str]
-    correlation_id: str = Field(default="-", max_length=128)
+    correlation_id: str = Field(default="-", max_length=CORRELATION_ID_MAX_LENGTH)
 
 
 class RpcError(BaseModel):
@@ -74,8 +82,8 @@ class RpcReply(BaseModel, Generic[ResultT]):
 
 class UserProfile(BaseModel):
     id: UUID
-    email: str
-    subscription: str
+    email: EmailAddress
+    subscription: PlanName
     created_at: datetime
 
 
@@ -87,7 +95,7 @@ class TokenPair(BaseModel):
 
 
 class Credentials(RpcRequest):
-    email: EmailStr = Field(max_length=320)
+    email: EmailStr = Field(max_length=EMAIL_MAX_LENGTH)
     # repr=False keeps passwords out of reprs and so out of any log line.
     password: str = Field(
         min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH, repr=False
@@ -101,7 +109,7 @@ class RegisterUser(Credentials):
 class LoginUser(RpcRequest):
     QUEUE = "auth.rpc.login-user.v1"
 
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=EMAIL_MAX_LENGTH)
     password: str = Field(max_length=PASSWORD_MAX_LENGTH, repr=False)
 
 
@@ -159,7 +167,7 @@ class DeleteAccount(RpcRequest):
 
 
 class PlanLimits(BaseModel):
-    subscription: str
+    subscription: PlanName
     storage_bytes: int
     audio_minutes_per_month: int
     max_file_bytes: int
@@ -174,7 +182,7 @@ class QuotaReport(BaseModel):
     storage_bytes_used: int = Field(description="bytes of stored files")
     storage_bytes_reserved: int = Field(description="bytes of uploads not yet stored")
     audio_minutes_used: float = Field(description="audio aligned this calendar month (UTC)")
-    month: str = Field(description="YYYY-MM")
+    month: Month = Field(description="YYYY-MM (UTC)")
 
 
 class QuotaRefusal(BaseModel):
@@ -236,12 +244,12 @@ class CountStoredUsage(RpcRequest):
     QUEUE = "storage.rpc.count-stored-usage.v1"
 
     user_id: UUID
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (UTC)")
+    month: Month = Field(description="YYYY-MM (UTC)")
 
 
 class StoredUsage(BaseModel):
     user_id: UUID
-    month: str
+    month: Month
     stored_bytes: int = Field(ge=0, description="bytes of files stored and not yet deleted")
     audio_seconds: float = Field(ge=0, description="audio stored during the month")
     files: int = Field(ge=0, description="files stored and not yet deleted")

@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import Field
 
 from contracts.envelope import Event
+from contracts.strings import PlanName
 
 __all__ = ["QuotaChanged", "SessionsRevoked", "UserDeleted", "UserRegistered"]
 
@@ -15,7 +16,7 @@ class UserRegistered(Event):
     EVENT_TYPE = "user.registered"
 
     user_id: UUID
-    subscription: str = "free"
+    subscription: PlanName = "free"
 
 
 class UserDeleted(Event):
@@ -28,7 +29,7 @@ class QuotaChanged(Event):
     EVENT_TYPE = "quota.changed"
 
     user_id: UUID
-    subscription: str
+    subscription: PlanName
     storage_bytes_used: int = Field(ge=0)
     storage_bytes_limit: int = Field(ge=0)
 
