@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from auth_service.service_layer.quotas import Quotas
-from contracts import Envelope, FileExpired, FilesRejected, FilesStored
+from contracts import Envelope, FileExpired, FilesRejected, FilesStored, UploadAbandoned
 from servicekit import UnitOfWork
 from servicekit.messaging import EventConsumers
 
@@ -22,3 +22,8 @@ def register_consumers(consumers: EventConsumers, quotas: Quotas) -> None:  # ty
     @consumers.on(FileExpired)
     async def file_expired(envelope: Envelope[FileExpired], uow: UnitOfWork) -> None:
         await quotas.give_back(envelope.payload, uow)
+
+    @consumers.on(UploadAbandoned)
+    async def upload_abandoned(envelope: Envelope[UploadAbandoned], uow: UnitOfWork) -> None:
+        """The upload never became a job: its reservation goes now, not after an hour."""
+        await quotas.abandon(envelope.payload, uow)

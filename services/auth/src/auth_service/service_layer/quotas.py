@@ -1,5 +1,6 @@
 """Plans and usage: what a user may store and align, reserved before an upload is accepted
-and settled from storage's facts (FilesStored, FilesRejected, FileExpired)."""
+and settled from storage's facts (FilesStored, FilesRejected, FileExpired) or released when
+the janitor finds the upload abandoned (UploadAbandoned)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.adapters.tables import reservations, subscription_types, usage, users
 from auth_service.domain.errors import QuotaExceeded, UserNotFound
-from contracts import FileExpired, FilesRejected, FilesStored
+from contracts import FileExpired, FilesRejected, FilesStored, UploadAbandoned
 from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota, StoredUsage, quota_refusal
 from servicekit import UnitOfWork, utc_naive_now
 
 __all__ = ["Quotas"]
 
-# A reservation whose upload never reached storage (gateway crash) stops counting after this.
+# A reservation whose upload never reached storage (gateway crash) stops counting after this,
+# if the janitor's UploadAbandoned has not released it before.
 RESERVATION_LIFETIME = timedelta(hours=1)
 
 
@@ -92,6 +94,14 @@ class Quotas:
         )
 
     async def release(self, fact: FilesRejected, uow: UnitOfWork) -> None:
+        await uow.session.execute(delete(reservations).where(reservations.c.job_id == fact.job_id))
+
+    async def abandon(self, fact: UploadAbandoned, uow: UnitOfWork) -> None:
+        """The janitor deleted the job's upload: its bytes are no longer held. Released
+        whatever auth knows of the job: the janitor sends this only for a job it has not
+        heard was submitted, and storage refuses such a job should it come after all (its
+        FilesRejected would release the same row). A job storage has stored already has no
+        reservation left to release."""
         await uow.session.execute(delete(reservations).where(reservations.c.job_id == fact.job_id))
 
     async def give_back(self, fact: FileExpired, uow: UnitOfWork) -> None:

@@ -14,7 +14,13 @@ from sqlalchemy import (
 
 from servicekit import Timestamp
 
-__all__ = ["cancelled_jobs", "corpus_files", "file_storage_metadata", "metadata"]
+__all__ = [
+    "abandoned_uploads",
+    "cancelled_jobs",
+    "corpus_files",
+    "file_storage_metadata",
+    "metadata",
+]
 
 metadata = MetaData()
 
@@ -60,4 +66,14 @@ cancelled_jobs = Table(
     Column("job_id", Uuid(as_uuid=True), primary_key=True),
     Column("user_id", Uuid(as_uuid=True), nullable=False, index=True),
     Column("cancelled_at", Timestamp, nullable=False),
+)
+
+# Uploads the janitor found abandoned and deleted (UploadAbandoned): should the job's
+# JobSubmitted come after all, the job is refused, never stored from what is left.
+abandoned_uploads = Table(
+    "abandoned_uploads",
+    metadata,
+    Column("job_id", Uuid(as_uuid=True), primary_key=True),
+    Column("user_id", Uuid(as_uuid=True), nullable=False, index=True),
+    Column("abandoned_at", Timestamp, nullable=False),
 )

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from contracts import Envelope, FileExpired, JobCancelled, JobSubmitted, UserDeleted
+from contracts import (
+    Envelope,
+    FileExpired,
+    JobCancelled,
+    JobSubmitted,
+    UploadAbandoned,
+    UserDeleted,
+)
 from servicekit import UnitOfWork
 from servicekit.messaging import EventConsumers
 from servicekit.objects import Objects
 from storage_service.service_layer.ingest import Ingest
-from storage_service.service_layer.lifecycle import cancel_job, forget_user, mark_expired
+from storage_service.service_layer.lifecycle import (
+    abandon_upload,
+    cancel_job,
+    forget_user,
+    mark_expired,
+)
 
 
 def register_consumers(consumers: EventConsumers, ingest: Ingest, objects: Objects) -> None:  # type: ignore[type-arg]
@@ -23,6 +35,10 @@ def register_consumers(consumers: EventConsumers, ingest: Ingest, objects: Objec
     @consumers.on(JobCancelled)
     async def job_cancelled(envelope: Envelope[JobCancelled], uow: UnitOfWork) -> None:
         await cancel_job(envelope.payload, uow, objects)
+
+    @consumers.on(UploadAbandoned)
+    async def upload_abandoned(envelope: Envelope[UploadAbandoned], uow: UnitOfWork) -> None:
+        await abandon_upload(envelope.payload, uow)
 
     @consumers.on(UserDeleted)
     async def user_deleted(envelope: Envelope[UserDeleted], uow: UnitOfWork) -> None:

@@ -15,7 +15,12 @@ from contracts.jobs import SubmittedPair
 from servicekit import UnitOfWork, get_logger, utc_naive_now
 from servicekit.objects import ObjectMissing, Objects
 from storage_service.adapters.audio import AudioConverter
-from storage_service.adapters.tables import cancelled_jobs, corpus_files, file_storage_metadata
+from storage_service.adapters.tables import (
+    abandoned_uploads,
+    cancelled_jobs,
+    corpus_files,
+    file_storage_metadata,
+)
 from storage_service.domain.checks import (
     PairRejected,
     TextLimits,
@@ -56,11 +61,12 @@ class Ingest:
         )
 
     async def handle(self, job: JobSubmitted, uow: UnitOfWork, correlation_id: str) -> None:
-        if await self._cancelled(job, uow):
-            log.info("job.cancelled_before_storing")
-            cancelled = [_rejection(p, "cancelled", "the job was deleted") for p in job.pairs]
+        refusal = await self._refusal(job, uow)
+        if refusal is not None:
+            log.info("job.refused_before_storing", code=refusal[0])
+            refused = [_rejection(p, *refusal) for p in job.pairs]
             uow.emit(
-                FilesRejected(job_id=job.job_id, user_id=job.user_id, rejected=cancelled),
+                FilesRejected(job_id=job.job_id, user_id=job.user_id, rejected=refused),
                 correlation_id=correlation_id,
             )
             self._delete_upload(job, uow)
@@ -106,11 +112,23 @@ class Ingest:
         incoming = [key for p in job.pairs for key in (p.audio_key, p.text_key)]
         uow.after_commit(lambda: self._objects.delete(incoming))
 
-    async def _cancelled(self, job: JobSubmitted, uow: UnitOfWork) -> bool:
-        found = await uow.session.execute(
-            select(cancelled_jobs.c.job_id).where(cancelled_jobs.c.job_id == job.job_id)
-        )
-        return found.first() is not None
+    async def _refusal(self, job: JobSubmitted, uow: UnitOfWork) -> tuple[str, str] | None:
+        """Why the job must not be stored at all: deleted by its owner, or its upload found
+        abandoned by the janitor (and deleted) before this JobSubmitted came."""
+        for table, code, reason in (
+            (cancelled_jobs, "cancelled", "the job was deleted"),
+            (
+                abandoned_uploads,
+                "upload_abandoned",
+                "the upload was not finished in time and was discarded; submit the files again",
+            ),
+        ):
+            found = await uow.session.execute(
+                select(table.c.job_id).where(table.c.job_id == job.job_id)
+            )
+            if found.first() is not None:
+                return code, reason
+        return None
 
     async def _store_pair(
         self, job: JobSubmitted, pair: SubmittedPair, scratch: Path, expires_at: datetime

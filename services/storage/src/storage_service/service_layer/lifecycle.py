@@ -1,4 +1,5 @@
-"""What happens to stored files after ingest: expiry, job and account deletion."""
+"""What happens to stored files after ingest (expiry, job and account deletion), and to
+uploads the janitor found abandoned."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ from uuid import UUID
 
 from sqlalchemy import delete, insert, select, update
 
-from contracts import FileExpired, JobCancelled
+from contracts import FileExpired, JobCancelled, UploadAbandoned
 from servicekit import UnitOfWork, utc_naive_now
 from servicekit.objects import Objects
-from storage_service.adapters.tables import cancelled_jobs, corpus_files, file_storage_metadata
+from storage_service.adapters.tables import (
+    abandoned_uploads,
+    cancelled_jobs,
+    corpus_files,
+    file_storage_metadata,
+)
 
-__all__ = ["cancel_job", "forget_user", "mark_expired"]
+__all__ = ["abandon_upload", "cancel_job", "forget_user", "mark_expired"]
 
 
 async def mark_expired(event: FileExpired, uow: UnitOfWork) -> None:
@@ -50,9 +56,22 @@ async def cancel_job(event: JobCancelled, uow: UnitOfWork, objects: Objects) -> 
     uow.after_commit(delete_upload)
 
 
+async def abandon_upload(event: UploadAbandoned, uow: UnitOfWork) -> None:
+    """The janitor deleted an upload that never became a job: a JobSubmitted for it that
+    still comes (however late) is refused rather than stored from what is left."""
+    await uow.session.execute(
+        insert(abandoned_uploads)
+        .prefix_with("IGNORE")
+        .values(job_id=event.job_id, user_id=event.user_id, abandoned_at=utc_naive_now())
+    )
+
+
 async def forget_user(user_id: UUID, uow: UnitOfWork, objects: Objects) -> None:
     """Account deletion: every row and every object of the user."""
     await uow.session.execute(delete(cancelled_jobs).where(cancelled_jobs.c.user_id == user_id))
+    await uow.session.execute(
+        delete(abandoned_uploads).where(abandoned_uploads.c.user_id == user_id)
+    )
     ids = select(corpus_files.c.id).where(corpus_files.c.user_id == user_id)
     await uow.session.execute(
         delete(file_storage_metadata).where(file_storage_metadata.c.corpus_file_id.in_(ids))
