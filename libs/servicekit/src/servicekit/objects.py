@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -10,11 +12,18 @@ from miniopy_async.api import Minio
 from miniopy_async.deleteobjects import DeleteObject
 from miniopy_async.error import S3Error
 
-__all__ = ["ObjectMissing", "Objects"]
+__all__ = ["ListedObject", "ObjectMissing", "Objects"]
 
 
 class ObjectMissing(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    key: str
+    size: int
+    last_modified: datetime  # UTC, zone-aware
 
 
 class AsyncReader(Protocol):
@@ -116,6 +125,22 @@ class Objects:
             async for o in self._client.list_objects(self._bucket, prefix=prefix, recursive=True)
             if o.object_name
         ]
+
+    async def listing(self, prefix: str) -> list[ListedObject]:
+        """The objects under ``prefix`` with their size and time of last change."""
+        return [
+            ListedObject(
+                o.object_name,
+                int(o.size or 0),
+                (o.last_modified or datetime.now(UTC)).astimezone(UTC),
+            )
+            async for o in self._client.list_objects(self._bucket, prefix=prefix, recursive=True)
+            if o.object_name
+        ]
+
+    async def close(self) -> None:
+        """Release the client's HTTP session (a one-off command, before its loop ends)."""
+        await self._client.close_session()  # type: ignore[no-untyped-call]
 
     async def delete_prefix(self, prefix: str) -> int:
         names = await self.keys(prefix)

@@ -1,4 +1,5 @@
-"""Wires the janitor: the ledger consumers, the daily cleanup, and the run-once command."""
+"""Wires the janitor: the ledger consumers, the daily cleanup, the sweep of incoming/, and
+the run-once command."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 from janitor_service.entrypoints.cli import parse, run_once
 from janitor_service.entrypoints.events import register_consumers
 from janitor_service.service_layer.cleanup import run_cleanup
-from janitor_service.service_layer.schedule import run_daily
+from janitor_service.service_layer.schedule import run_daily, run_every
+from janitor_service.service_layer.uploads import sweep_incoming
 from janitor_service.settings import JanitorSettings
 from servicekit import ServiceRuntime
 from servicekit.dead_letters import run_dead_letters
@@ -33,10 +35,18 @@ def build(settings: JanitorSettings | None = None) -> tuple[ServiceRuntime, Obje
     async def cleanup() -> object:
         return await run_cleanup(runtime.unit_of_work, objects)
 
+    async def sweep() -> object:
+        return await sweep_incoming(runtime.unit_of_work, objects, settings.incoming_grace)
+
     schedule: list[asyncio.Task[None]] = []
 
     async def start_schedule() -> None:
         schedule.append(asyncio.create_task(run_daily(settings.cleanup_at, runtime.db, cleanup)))
+        schedule.append(
+            asyncio.create_task(
+                run_every(settings.sweep_every, runtime.db, sweep, lock="janitor-sweep")
+            )
+        )
 
     async def stop_schedule() -> None:
         for task in schedule:
@@ -49,10 +59,11 @@ def build(settings: JanitorSettings | None = None) -> tuple[ServiceRuntime, Obje
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    runtime, objects = build()
+    settings = JanitorSettings()  # type: ignore[call-arg]
+    runtime, objects = build(settings)
     if argv[:1] == ["dead-letters"]:
         sys.exit(run_dead_letters(runtime, argv[1:]))
     if argv:
-        run_once(runtime, objects, parse(argv))
+        run_once(runtime, objects, parse(argv), settings.incoming_grace)
     else:
         runtime.run()

@@ -4,7 +4,7 @@ from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, St
 
 from servicekit import Timestamp
 
-__all__ = ["cancelled_jobs", "cleanup_runs", "expirations", "metadata"]
+__all__ = ["cancelled_jobs", "cleanup_runs", "expirations", "metadata", "submitted_jobs"]
 
 metadata = MetaData()
 
@@ -43,4 +43,16 @@ cancelled_jobs = Table(
     Column("job_id", Uuid(as_uuid=True), primary_key=True),
     Column("user_id", Uuid(as_uuid=True), nullable=False, index=True),
     Column("cancelled_at", Timestamp, nullable=False),
+)
+
+# Jobs the janitor has heard were submitted (JobSubmitted), and when storage answered them
+# (FilesStored or FilesRejected; it may be heard of first): an upload under incoming/ of a
+# job missing here is abandoned once it is old enough (janitor_service.domain.orphans).
+submitted_jobs = Table(
+    "submitted_jobs",
+    metadata,
+    Column("job_id", Uuid(as_uuid=True), primary_key=True),
+    Column("user_id", Uuid(as_uuid=True), nullable=False, index=True),
+    Column("recorded_at", Timestamp, nullable=False),
+    Column("answered_at", Timestamp, nullable=True),
 )

@@ -6,7 +6,15 @@ from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID
 
-from contracts import AlignmentDone, Envelope, FilesStored, JobCancelled, UserDeleted
+from contracts import (
+    AlignmentDone,
+    Envelope,
+    FilesRejected,
+    FilesStored,
+    JobCancelled,
+    JobSubmitted,
+    UserDeleted,
+)
 from janitor_service.service_layer.cleanup import expire_job
 from janitor_service.service_layer.ledger import (
     cancel_job,
@@ -14,6 +22,7 @@ from janitor_service.service_layer.ledger import (
     record_results,
     record_stored_files,
 )
+from janitor_service.service_layer.uploads import record_answered, record_submitted
 from servicekit import UnitOfWork
 from servicekit.messaging import EventConsumers
 from servicekit.objects import Objects
@@ -29,10 +38,21 @@ def register_consumers(
         await expire_job(unit_of_work, objects, job_id)
 
     # Objects of a deleted job that arrive after the deletion (events cross) go at once too.
+    @consumers.on(JobSubmitted)
+    async def job_submitted(envelope: Envelope[JobSubmitted], uow: UnitOfWork) -> None:
+        """Its upload is storage's now: the sweep of incoming/ leaves it alone."""
+        await record_submitted(envelope.payload.job_id, envelope.payload.user_id, uow)
+
     @consumers.on(FilesStored)
     async def files_stored(envelope: Envelope[FilesStored], uow: UnitOfWork) -> None:
+        await record_answered(envelope.payload.job_id, envelope.payload.user_id, uow)
         if await record_stored_files(envelope.payload, uow):
             uow.after_commit(lambda: expire_job_now(envelope.payload.job_id))
+
+    @consumers.on(FilesRejected)
+    async def files_rejected(envelope: Envelope[FilesRejected], uow: UnitOfWork) -> None:
+        """Storage is done with the job's upload: what is left of it may go."""
+        await record_answered(envelope.payload.job_id, envelope.payload.user_id, uow)
 
     @consumers.on(AlignmentDone)
     async def alignment_done(envelope: Envelope[AlignmentDone], uow: UnitOfWork) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.mysql import insert
 
 from contracts import AlignmentDone, FilesStored, JobCancelled
+from janitor_service.adapters import submissions
 from janitor_service.adapters.tables import cancelled_jobs, expirations
 from servicekit import UnitOfWork, utc_naive_now
 
@@ -113,3 +114,4 @@ async def forget_user(user_id: UUID, uow: UnitOfWork) -> None:
     """storage deletes the objects; nothing of the user stays in the ledger."""
     await uow.session.execute(delete(cancelled_jobs).where(cancelled_jobs.c.user_id == user_id))
     await uow.session.execute(delete(expirations).where(expirations.c.user_id == user_id))
+    await submissions.forget_user(uow.session, user_id)

@@ -1,4 +1,5 @@
-"""The daily cleanup: when it runs next, and only one replica at a time."""
+"""The janitor's schedule: the daily cleanup and the sweep of incoming/ every few minutes,
+each run by one replica at a time."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import text
 
 from servicekit import Database, get_logger, utc_naive_now
 
-__all__ = ["next_run", "run_daily"]
+__all__ = ["next_run", "run_daily", "run_every"]
 
 log = get_logger(__name__)
 
@@ -31,9 +32,24 @@ async def run_daily(at: time, db: Database, cleanup: Callable[[], Awaitable[obje
             log.exception("cleanup.failed")
 
 
-async def _exclusively(db: Database, cleanup: Callable[[], Awaitable[object]]) -> None:
+async def run_every(
+    every: timedelta, db: Database, job: Callable[[], Awaitable[object]], *, lock: str
+) -> None:
+    """``job`` every ``every``, the first time after one interval (a janitor that was away
+    hears of the jobs submitted meanwhile before it judges their uploads)."""
+    while True:
+        await asyncio.sleep(every.total_seconds())
+        try:
+            await _exclusively(db, job, lock)
+        except Exception:  # one failed round must not stop the following ones
+            log.exception("scheduled.failed", job=lock)
+
+
+async def _exclusively(
+    db: Database, cleanup: Callable[[], Awaitable[object]], lock: str = "janitor-cleanup"
+) -> None:
     """A MySQL named lock, so that of several janitor replicas only one cleans up."""
-    name = f"{db.engine.url.database}.janitor-cleanup"
+    name = f"{db.engine.url.database}.{lock}"
     async with db.engine.connect() as connection:
         got = (await connection.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": name})).scalar()
         if not got:
