@@ -23,7 +23,7 @@ from faststream.specification import AsyncAPI
 
 from servicekit.db import Database
 from servicekit.health import ReadinessCheck, add_operational_routes
-from servicekit.logs import configure_logging, get_logger
+from servicekit.logs import app_logger, broker_logger, configure_logging, get_logger
 from servicekit.messaging import EventConsumers, Topology, make_publisher
 from servicekit.migrations import upgrade_to_head
 from servicekit.objects import Objects
@@ -47,7 +47,10 @@ class ServiceRuntime:
         self.migrations_dir = migrations_dir
         self.db = Database(settings.db_url.get_secret_value())
         self.broker = RabbitBroker(
-            settings.amqp_url.get_secret_value(), graceful_timeout=30, log_level=10
+            settings.amqp_url.get_secret_value(),
+            graceful_timeout=30,
+            log_level=10,
+            logger=broker_logger(),  # JSON lines, not FastStream's own handler
         )
         self.topology = Topology(settings.namespace)
         self.relay = OutboxRelay(
@@ -65,6 +68,7 @@ class ServiceRuntime:
         }
         self.stream = FastStream(
             self.broker,
+            logger=app_logger(),
             on_startup=[self._prepare],
             after_startup=[self._start_relay],
             on_shutdown=[self._release_held, self._stop_relay],

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.errors import RpcErrorCode
 from servicekit.errors import DomainError, is_unavailable
-from servicekit.logs import get_logger
+from servicekit.logs import get_logger, mark_reported
 from servicekit.rpc import RpcFailed, RpcUnavailable
 
 __all__ = ["ApiError", "install_error_handlers"]
@@ -152,6 +152,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        mark_reported(exc)  # Starlette re-raises it: uvicorn would log it a second time
         if is_unavailable(exc):  # the database, the broker or S3 is away: not our bug
             log.warning("request.dependency_unavailable", error=type(exc).__name__)
             return error_response(
