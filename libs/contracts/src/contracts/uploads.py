@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import Field
 
 from contracts.envelope import Event
+from contracts.strings import ObjectKey
 
 __all__ = ["UploadAbandoned"]
 
@@ -21,4 +22,4 @@ class UploadAbandoned(Event):
 
     job_id: UUID
     user_id: UUID
-    object_keys: list[str] = Field(default_factory=list, description="what was deleted")
+    object_keys: list[ObjectKey] = Field(default_factory=list, description="what was deleted")
