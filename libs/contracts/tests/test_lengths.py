@@ -326,12 +326,9 @@ def test_the_gateway_accepts_no_engine_or_language_the_contract_refuses() -> Non
     assert language.validate_python(longest_language) == longest_language
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway's submit.py matches ENGINE and LANGUAGE with re.match and $, which also "
-    "accepts a final newline: an engine of 64 characters + '\\n' passes it (use fullmatch)",
-)
 def test_the_gateway_refuses_a_trailing_newline() -> None:
-    from gateway_service.service_layer.submit import ENGINE
+    """submit.py checks with fullmatch: ``$`` alone would also accept a final newline."""
+    from gateway_service.service_layer.submit import ENGINE, LANGUAGE
 
-    assert not ENGINE.match("a" * ENGINE_NAME_MAX_LENGTH + "\n")
+    assert not ENGINE.fullmatch("a" * ENGINE_NAME_MAX_LENGTH + "\n")
+    assert not LANGUAGE.fullmatch("en\n")

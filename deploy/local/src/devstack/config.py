@@ -35,6 +35,10 @@ class StackConfig:
     environment: str = "development"
     # Extra settings per service, e.g. {"gateway": {"GATEWAY_MAX_FILE_BYTES": "8388608"}}.
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Where the services reach MySQL ("host:port") and RabbitMQ, when not where the stack
+    # provisions them: a fault test puts cuttable proxies there.
+    service_mysql_address: str | None = None
+    service_amqp_url: str | None = None
 
     @classmethod
     def from_env(cls, state_dir: Path) -> StackConfig:
@@ -118,6 +122,9 @@ def mysql_host_port(admin_url: str) -> tuple[str, int]:
 def service_env(config: StackConfig, secrets_: Secrets, service: str) -> dict[str, str]:
     prefix = service.upper() + "_"
     host, port = mysql_host_port(config.mysql_admin_url)
+    if config.service_mysql_address:
+        host, _, given = config.service_mysql_address.rpartition(":")
+        port = int(given)
     user = config.schema(service)
     env = {
         "ENVIRONMENT": config.environment,
@@ -125,7 +132,7 @@ def service_env(config: StackConfig, secrets_: Secrets, service: str) -> dict[st
             f"mysql+aiomysql://{user}:{secrets_.db_passwords[service]}"
             f"@{host}:{port}/{config.schema(service)}"
         ),
-        "AMQP_URL": config.amqp_url,
+        "AMQP_URL": config.service_amqp_url or config.amqp_url,
         "NAMESPACE": config.namespace,
         "HTTP_HOST": "127.0.0.1",
         "HTTP_PORT": str(config.ports[service]),

@@ -13,6 +13,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -157,15 +158,12 @@ def infrastructure(
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def stack(
-    infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    """The whole platform as processes, isolated from any other stack on this machine:
-    its own schema names, queue namespace, bucket and ports. Removed afterwards."""
+def isolated_stack_config(infrastructure: Infrastructure, state_dir: Path) -> StackConfig:
+    """A stack isolated from any other on this machine: its own schema names, queue
+    namespace, bucket and ports."""
     run_id = "t" + secrets.token_hex(4)
-    config = StackConfig(
-        state_dir=Path(tmp_path_factory.mktemp("stack")),
+    return StackConfig(
+        state_dir=state_dir,
         mysql_admin_url=infrastructure.mysql_admin_url,
         amqp_url=infrastructure.amqp_url,
         namespace=run_id,
@@ -186,6 +184,11 @@ def stack(
             }
         },
     )
+
+
+@contextmanager
+def running_stack(config: StackConfig) -> Iterator[Stack]:
+    """Started, then stopped and removed (schemas, queues, bucket) whatever happens."""
     stack = Stack(config)
     try:
         stack.start()
@@ -193,3 +196,13 @@ def stack(
     finally:
         stack.destroy()
         print(f"\nservice logs of this run: {config.logs_dir}")
+
+
+@pytest.fixture(scope="session")
+def stack(
+    infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The whole platform as processes, removed afterwards."""
+    config = isolated_stack_config(infrastructure, Path(tmp_path_factory.mktemp("stack")))
+    with running_stack(config) as stack:
+        yield stack

@@ -8,7 +8,14 @@ import pymysql.err
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 
-__all__ = ["DomainError", "PermanentFailure", "Unavailable", "is_unavailable", "validation_errors"]
+__all__ = [
+    "UNAVAILABLE_KINDS",
+    "DomainError",
+    "PermanentFailure",
+    "Unavailable",
+    "is_unavailable",
+    "validation_errors",
+]
 
 # MySQL client errors that mean "the server is not there" rather than "the query is wrong":
 # can't connect (2002, 2003), unknown host (2005), gone away (2006), lost connection (2013,
@@ -55,6 +62,18 @@ def is_unavailable(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+# The exception types under which an unreachable dependency surfaces (see is_unavailable).
+UNAVAILABLE_KINDS: tuple[type[Exception], ...] = (
+    Unavailable,
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+    pymysql.err.Error,
+    OSError,  # ConnectionError, TimeoutError
+    aiohttp.ClientError,
+    aiormq.exceptions.AMQPError,
+)
 
 
 def _unavailable(exc: BaseException) -> bool:

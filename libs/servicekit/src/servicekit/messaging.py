@@ -380,9 +380,7 @@ class EventConsumers(Generic[E]):
             return "dead-lettered"
         except Exception as exc:
             if is_unavailable(exc):
-                log.warning(
-                    "event.postponed", reason=f"{type(exc).__name__}: a dependency is away"
-                )
+                log.warning("event.postponed", reason=f"{type(exc).__name__}: a dependency is away")
                 await self._retry(message, queue, failures(message), UNAVAILABLE_RETRY_SECONDS)
                 return "postponed"
             failed = failures(message) + 1

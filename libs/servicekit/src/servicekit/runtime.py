@@ -38,6 +38,8 @@ T = TypeVar("T")
 
 log = get_logger(__name__)
 
+RECONNECT_SECONDS = 1.0
+
 
 class ServiceRuntime:
     def __init__(self, name: str, settings: ServiceSettings, migrations_dir: Path) -> None:
@@ -46,11 +48,13 @@ class ServiceRuntime:
         self.settings = settings
         self.migrations_dir = migrations_dir
         self.db = Database(settings.db_url.get_secret_value())
+        # Reconnect within a second of the broker's return (the default waits 5 s).
         self.broker = RabbitBroker(
             settings.amqp_url.get_secret_value(),
             graceful_timeout=30,
             log_level=10,
             logger=broker_logger(),  # JSON lines, not FastStream's own handler
+            reconnect_interval=RECONNECT_SECONDS,
         )
         self.topology = Topology(settings.namespace)
         self.relay = OutboxRelay(
@@ -93,6 +97,9 @@ class ServiceRuntime:
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.db, self.name, on_commit=self.relay.kick)
+
+    async def _count_unrouted(self) -> int:
+        return await self.topology.count_unrouted(self.broker)
 
     async def _broker_ready(self) -> bool:
         return bool(await self.broker.ping(timeout=1.5))
@@ -157,7 +164,7 @@ class ServiceRuntime:
 
         app = app or FastAPI(title=f"{self.name} service", docs_url=None, redoc_url=None)
         app.router.lifespan_context = lifespan
-        add_operational_routes(app, self.name, self.readiness)
+        add_operational_routes(app, self.name, self.readiness, samplers=[self._count_unrouted])
         return app
 
     def run(self, app: FastAPI | None = None) -> None:

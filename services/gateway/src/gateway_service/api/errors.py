@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.errors import RpcErrorCode
-from servicekit.errors import DomainError, is_unavailable
+from servicekit.errors import UNAVAILABLE_KINDS, DomainError, is_unavailable
 from servicekit.logs import get_logger, mark_reported
 from servicekit.rpc import RpcFailed, RpcUnavailable
 
@@ -150,16 +150,27 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(503, code, exc.error.message, headers=RETRY_AFTER)
         return error_response(status, exc.error.code, exc.error.message, exc.error.details)
 
+    async def dependency_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """The database, the broker or S3 is away: not our bug, and the client may retry.
+        Registered per exception type (not only under ``Exception``) so that the answer
+        goes out through the app's middleware, which reads what is left of an upload."""
+        if not is_unavailable(exc):
+            raise exc  # for ``unexpected`` below
+        log.warning("request.dependency_unavailable", error=type(exc).__name__)
+        return error_response(
+            503,
+            "service_unavailable",
+            "a part of the service is unreachable; please retry shortly",
+            headers=RETRY_AFTER,
+        )
+
+    for kind in UNAVAILABLE_KINDS:
+        app.add_exception_handler(kind, dependency_unavailable)
+
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         mark_reported(exc)  # Starlette re-raises it: uvicorn would log it a second time
-        if is_unavailable(exc):  # the database, the broker or S3 is away: not our bug
-            log.warning("request.dependency_unavailable", error=type(exc).__name__)
-            return error_response(
-                503,
-                "service_unavailable",
-                "a part of the service is unreachable; please retry shortly",
-                headers=RETRY_AFTER,
-            )
+        if is_unavailable(exc):
+            return await dependency_unavailable(request, exc)
         log.exception("request.unhandled_error")
         return error_response(500, "internal_error", "something went wrong on our side")

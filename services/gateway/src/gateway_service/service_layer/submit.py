@@ -72,10 +72,10 @@ class Submissions:
             )
         pairs = pair_by_stem([f.filename for f in audio], [f.filename for f in text])
         language = fields.get("language") or "en"
-        if not LANGUAGE.match(language):
+        if not LANGUAGE.fullmatch(language):
             raise InvalidSubmission(f"'{language[:20]}' is not a language code such as en or pt-BR")
         engine = fields.get("engine") or None
-        if engine is not None and not ENGINE.match(engine):
+        if engine is not None and not ENGINE.fullmatch(engine):
             raise InvalidSubmission("engine must be an engine name such as pocketsphinx")
         options: dict[str, Any] = {k: fields[k] for k in OPTION_FIELDS if fields.get(k)}
         validate = fields.get("validate", "").lower()
