@@ -74,10 +74,19 @@ class _PartStream:
 @dataclass
 class _Part:
     name: str = ""
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+    header_name: bytearray = field(default_factory=bytearray)  # of the header being read
+    header_value: bytearray = field(default_factory=bytearray)
     file: UploadedFile | None = None
     stream: _PartStream | None = None
     upload: asyncio.Task[int] | None = None
     value: bytearray = field(default_factory=bytearray)
+
+    def end_header(self) -> None:
+        """The header's name and value are complete (each may have come in fragments)."""
+        self.headers[bytes(self.header_name).lower()] = bytes(self.header_value)
+        self.header_name.clear()
+        self.header_value.clear()
 
 
 class MultipartUpload:
@@ -90,27 +99,33 @@ class MultipartUpload:
         self.files: list[UploadedFile] = []
         self.fields: dict[str, str] = {}
         self._stored: list[str] = []
+        self._part = _Part()
+        self._complete = False  # the closing boundary has come
 
     async def receive(self, content_type: str, body: AsyncIterator[bytes]) -> None:
         """Consume the whole body. On any error, nothing of it stays in storage."""
         kind, options = parse_options_header(content_type)
         if kind != b"multipart/form-data" or b"boundary" not in options:
             raise BadUpload("the body must be multipart/form-data")
+        # The parser calls back with fragments: a header's name or value, like part data,
+        # comes in pieces when it spans two chunks of the body.
         events: list[tuple[str, bytes]] = []
-        parser = MultipartParser(
-            options[b"boundary"],
-            callbacks={
-                "on_part_begin": lambda: events.append(("begin", b"")),
-                "on_header_field": lambda d, s, e: events.append(("field", d[s:e])),
-                "on_header_value": lambda d, s, e: events.append(("value", d[s:e])),
-                "on_headers_finished": lambda: events.append(("headers", b"")),
-                "on_part_data": lambda d, s, e: events.append(("data", bytes(d[s:e]))),
-                "on_part_end": lambda: events.append(("end", b"")),
-            },
-        )
-        part = _Part()
-        headers: dict[bytes, bytes] = {}
-        header_name = b""
+        try:
+            parser = MultipartParser(
+                options[b"boundary"],
+                callbacks={
+                    "on_part_begin": lambda: events.append(("begin", b"")),
+                    "on_header_field": lambda d, s, e: events.append(("name", d[s:e])),
+                    "on_header_value": lambda d, s, e: events.append(("value", d[s:e])),
+                    "on_header_end": lambda: events.append(("header", b"")),
+                    "on_headers_finished": lambda: events.append(("headers", b"")),
+                    "on_part_data": lambda d, s, e: events.append(("data", bytes(d[s:e]))),
+                    "on_part_end": lambda: events.append(("end", b"")),
+                    "on_end": lambda: events.append(("complete", b"")),
+                },
+            )
+        except Exception as exc:  # e.g. a boundary longer than RFC 2046 allows
+            raise BadUpload(f"malformed multipart body: {exc}") from exc
         received = 0
         try:
             async for chunk in body:
@@ -124,26 +139,36 @@ class MultipartUpload:
                 except Exception as exc:  # the parser's own errors: a malformed body
                     raise BadUpload(f"malformed multipart body: {exc}") from exc
                 for event, data in events:
-                    if event == "begin":
-                        part, headers = _Part(), {}
-                    elif event == "field":
-                        header_name = data.lower()
-                    elif event == "value":
-                        headers[header_name] = headers.get(header_name, b"") + data
-                    elif event == "headers":
-                        await self._start_part(part, headers)
-                    elif event == "data":
-                        await self._part_data(part, data)
-                    elif event == "end":
-                        await self._end_part(part)
+                    await self._on(event, data)
                 events.clear()
             parser.finalize()
+            if not self._complete:
+                raise BadUpload("the body ended before its closing boundary")
         except BaseException:
-            await self._abort(part)
+            await self._abort(self._part)
             raise
 
-    async def _start_part(self, part: _Part, headers: dict[bytes, bytes]) -> None:
-        _, options = parse_options_header(headers.get(b"content-disposition", b""))
+    async def _on(self, event: str, data: bytes) -> None:
+        part = self._part
+        if event == "begin":
+            self._part = _Part()
+        elif event == "name":
+            part.header_name += data
+        elif event == "value":
+            part.header_value += data
+        elif event == "header":
+            part.end_header()
+        elif event == "headers":
+            await self._start_part(part)
+        elif event == "data":
+            await self._part_data(part, data)
+        elif event == "end":
+            await self._end_part(part)
+        elif event == "complete":
+            self._complete = True
+
+    async def _start_part(self, part: _Part) -> None:
+        _, options = parse_options_header(part.headers.get(b"content-disposition", b""))
         part.name = options.get(b"name", b"").decode("utf-8", "replace").removesuffix("[]")
         if b"filename" not in options:
             return
