@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from devstack import Stack
@@ -53,3 +54,28 @@ def test_killing_the_aligner_mid_job_completes_it_exactly_once(stack: Stack) -> 
     assert done == [(1,)], "one AlignmentDone"
     results = object_keys(stack, f"{user.id}/results/{job_id}/")
     assert sorted(Path(k).suffix for k in results) == sorted([".json", ".TextGrid"] * len(aligned))
+
+
+def test_the_aligner_stays_ready_while_it_aligns(stack: Stack) -> None:
+    """Its readiness probe (database, broker, S3) answers at once all through a long job:
+    the engines run off the event loop and leave the database pool free."""
+    user = new_user(stack)
+    names = sorted(
+        p.with_suffix("").relative_to(EVAL).as_posix() for p in (EVAL / "timit").glob("*.wav")
+    )[:40]
+    response = submit(user, *(eval_pair(name) for name in names))
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    wait_for(user, job_id, timeout=120, done={"PROCESSING", "COMPLETED"})
+    probes: list[tuple[int, float]] = []
+    while user.client.get(f"/alignment/{job_id}").json()["status"] == "PROCESSING":
+        started = time.monotonic()
+        probe = httpx.get(stack.url("aligner") + "/readyz", timeout=10)
+        probes.append((probe.status_code, time.monotonic() - started))
+        time.sleep(0.1)
+    assert len(probes) >= 10, "the job ended before the aligner was probed"
+    slow = [
+        (status, round(seconds, 2)) for status, seconds in probes if status != 200 or seconds > 1
+    ]
+    assert not slow, f"{len(slow)} of {len(probes)} probes failed or were slow: {slow[:10]}"
+    assert wait_for(user, job_id, timeout=120)["status"] == "COMPLETED"
