@@ -7,12 +7,13 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from servicekit.logs import bind_context, get_logger
+from servicekit.logs import get_logger
 from servicekit.metrics import HTTP_REQUESTS, HTTP_SECONDS
 
 __all__ = ["ReadinessCheck", "add_operational_routes"]
@@ -41,6 +42,7 @@ def add_operational_routes(
 ) -> None:
     """``samplers`` update gauges that are read from elsewhere (the broker) just before
     ``/metrics`` answers; one that fails or is slow leaves its gauge as it was."""
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
@@ -77,8 +79,11 @@ class RequestObservability(BaseHTTPMiddleware):
             correlation_id = str(uuid.uuid4())
         request.state.correlation_id = correlation_id
         started = time.perf_counter()
-        with bind_context(correlation_id=correlation_id):
-            response = await call_next(request)
+        # Bound for the rest of this request's task, not reset on the way out: the error
+        # handler outside this middleware logs an unhandled error with it too. Each request
+        # runs in a task of its own, so nothing leaks into the next one.
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()

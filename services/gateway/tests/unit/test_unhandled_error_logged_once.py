@@ -67,7 +67,9 @@ async def test_an_unhandled_error_is_logged_once(
             while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to await)
                 await asyncio.sleep(0.02)
         async with httpx.AsyncClient() as client:
-            response = await client.get(f"http://127.0.0.1:{port}/boom")
+            response = await client.get(
+                f"http://127.0.0.1:{port}/boom", headers={"x-correlation-id": "req-4711"}
+            )
     finally:
         server.should_exit = True
         await serving
@@ -79,6 +81,7 @@ async def test_an_unhandled_error_is_logged_once(
     # the server's start and stop, and httpx's request line, are info; the error is not
     [about_it] = [line for line in lines if line["level"] != "info"]
     assert about_it["event"].startswith("request.")
+    assert about_it["correlation_id"] == "req-4711"  # the line names the request
     if response.status_code == 500:
         assert (about_it["event"], about_it["level"]) == ("request.unhandled_error", "error")
         assert about_it["exception"].rstrip().endswith("RuntimeError: kaboom 7f3a")
