@@ -259,3 +259,23 @@ def test_bad_messages_are_dead_lettered_and_the_next_job_runs(outages: Outages) 
     assert aligner_dead.count(not_json) == 2
     assert any(poison["event_id"].encode() in b for b in aligner_dead)
     assert asyncio.run(_dead_letters(stack, "storage.job.submitted.v1")).count(not_json) == 2
+
+
+def test_with_auth_down_what_needs_it_answers_503_within_3_s(outages: Outages) -> None:
+    stack = outages.stack
+    user = new_user(stack)
+    done = submit(user, one_pair())
+    assert done.status_code == 202, done.text
+    job_id = done.json()["id"]
+    stack.stop_service("auth", kill=True)
+    try:
+        assert_unavailable(*timed(lambda: login(stack, user.email)), "login")
+        assert_unavailable(*timed(lambda: submit(user, one_pair())), "submit")
+        assert_unavailable(*timed(lambda: user.client.get("/users/quota")), "quota")
+        read, seconds = timed(lambda: user.client.get(f"/alignment/{job_id}"))
+        assert read.status_code == 200 and seconds < ANSWER_WITHIN, (read.text, seconds)
+    finally:
+        stack.start_service("auth")
+        stack.wait_ready(("auth",))
+    assert login(stack, user.email).status_code == 200
+    assert wait_for(user, job_id)["status"] == "COMPLETED"

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
+import aiormq.exceptions
 from faststream import AckPolicy
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
@@ -185,7 +186,14 @@ class Topology:
 
     async def declare_common(self, broker: RabbitBroker) -> None:
         await broker.declare_exchange(self.unrouted_exchange)
-        unrouted = await broker.declare_queue(self.unrouted_queue)
+        try:
+            unrouted = await broker.declare_queue(self.unrouted_queue)
+        except aiormq.exceptions.ChannelPreconditionFailed as exc:
+            raise RuntimeError(
+                f"{self.unrouted_queue.name} exists without its bounds (a broker used by a "
+                "version before them): delete it, e.g. `rabbitmqctl delete_queue "
+                f"{self.unrouted_queue.name}` (it holds only events no service consumes)"
+            ) from exc
         await unrouted.bind(self.unrouted_exchange.name)
         await broker.declare_exchange(self.events_exchange)
         await broker.declare_exchange(self.dead_letter_exchange)
@@ -197,9 +205,10 @@ class Topology:
     async def count_unrouted(self, broker: RabbitBroker) -> int:
         """Messages waiting in the unrouted queue (also set as the ``unrouted_messages``
         gauge): a number above zero means an event type nobody consumes is published."""
-        channel = await broker.config.channel_manager.get_channel()
-        declared = await channel.declare_queue(self.unrouted_queue.name, passive=True)
-        count = int(declared.declaration_result.message_count or 0)
+        declared = await broker.declare_queue(self.unrouted_queue)
+        # Declared again (same arguments) for a fresh count: the first declaration's
+        # result is cached with the queue object.
+        count = int((await declared.declare()).message_count or 0)
         UNROUTED_MESSAGES.set(count)
         return count
 
