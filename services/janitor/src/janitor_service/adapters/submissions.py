@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import delete, select
@@ -13,7 +14,7 @@ from janitor_service.adapters.tables import submitted_jobs
 from janitor_service.domain.orphans import KnownJobs
 from servicekit import utc_naive_now
 
-__all__ = ["add_answered", "add_submitted", "forget_user", "known_jobs"]
+__all__ = ["add_answered", "add_submitted", "forget_answered", "forget_user", "known_jobs"]
 
 CHUNK = 500
 
@@ -57,3 +58,11 @@ async def known_jobs(session: AsyncSession, job_ids: Iterable[UUID]) -> KnownJob
 
 async def forget_user(session: AsyncSession, user_id: UUID) -> None:
     await session.execute(delete(submitted_jobs).where(submitted_jobs.c.user_id == user_id))
+
+
+async def forget_answered(session: AsyncSession, before: datetime) -> int:
+    """Rows of jobs storage answered before ``before``: how many were deleted."""
+    result = await session.execute(
+        delete(submitted_jobs).where(submitted_jobs.c.answered_at < before)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

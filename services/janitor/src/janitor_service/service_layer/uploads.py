@@ -25,6 +25,11 @@ __all__ = ["SweepReport", "record_answered", "record_submitted", "sweep_incoming
 
 log = get_logger(__name__)
 
+# A job storage answered needs its row only until the sweep has removed what the upload
+# left under incoming/ (within the grace period plus one sweep); kept a week, then deleted,
+# so that the table does not grow by a row per job for ever.
+ANSWERED_RETENTION = timedelta(days=7)
+
 
 @dataclass
 class SweepReport:
@@ -73,6 +78,12 @@ async def sweep_incoming(
             await _abandon(unit_of_work, objects, upload)
         for upload in report.orphans.leftovers:
             await objects.delete(list(upload.keys))
+        async with unit_of_work() as uow:
+            forgotten = await submissions.forget_answered(
+                uow.session, report.clock - ANSWERED_RETENTION
+            )
+            await uow.commit()
+        log.info("sweep.forgot_answered_jobs", jobs=forgotten)
     log.info(
         "sweep.finished",
         dry_run=dry_run,
