@@ -89,6 +89,21 @@ def recovered_within(call: Callable[[], httpx.Response], expected: int) -> float
         time.sleep(0.2)
 
 
+def probe_while_cut(proxy: CuttableProxy, probe: Callable[[], None]) -> None:
+    """Cut for CUT_SECONDS, running ``probe`` about once a second meanwhile; then restore."""
+    proxy.cut()
+    cut_at = time.monotonic()
+    try:
+        rounds = 0
+        while time.monotonic() - cut_at < CUT_SECONDS:
+            probe()
+            rounds += 1
+            time.sleep(1.0)
+        assert rounds >= 3
+    finally:
+        proxy.restore()
+
+
 def one_pair() -> tuple[str, bytes, str, bytes]:
     return eval_pair("timit/dr4-falr0_sx65")
 
@@ -107,21 +122,14 @@ def test_a_broker_outage_answers_503_at_once_and_keeps_reads_working(outages: Ou
     waiting = submit(user, one_pair())  # its JobSubmitted may still be in the outbox
     assert waiting.status_code == 202, waiting.text
 
-    outages.broker.cut()
-    cut_at = time.monotonic()
-    try:
-        rounds = 0
-        while time.monotonic() - cut_at < CUT_SECONDS:
-            assert_unavailable(*timed(lambda: login(stack, user.email)), "login")
-            assert_unavailable(*timed(lambda: submit(user, one_pair())), "submit")
-            read, seconds = timed(lambda: user.client.get(f"/alignment/{read_job}"))
-            assert read.status_code == 200 and seconds < ANSWER_WITHIN, (read.text, seconds)
-            assert ready(stack) == 503
-            rounds += 1
-            time.sleep(1.0)
-        assert rounds >= 3
-    finally:
-        outages.broker.restore()
+    def while_away() -> None:
+        assert_unavailable(*timed(lambda: login(stack, user.email)), "login")
+        assert_unavailable(*timed(lambda: submit(user, one_pair())), "submit")
+        read, seconds = timed(lambda: user.client.get(f"/alignment/{read_job}"))
+        assert read.status_code == 200 and seconds < ANSWER_WITHIN, (read.text, seconds)
+        assert ready(stack) == 503
+
+    probe_while_cut(outages.broker, while_away)
 
     assert recovered_within(lambda: login(stack, user.email), 200) < RECOVER_WITHIN
     assert (
@@ -141,20 +149,13 @@ def test_a_database_outage_answers_503_at_once(outages: Outages) -> None:
     job_id = done.json()["id"]
     assert wait_for(user, job_id)["status"] == "COMPLETED"
 
-    outages.database.cut()
-    cut_at = time.monotonic()
-    try:
-        rounds = 0
-        while time.monotonic() - cut_at < CUT_SECONDS:
-            assert_unavailable(*timed(lambda: login(stack, user.email)), "login")
-            assert_unavailable(*timed(lambda: submit(user, one_pair())), "submit")
-            assert_unavailable(*timed(lambda: user.client.get(f"/alignment/{job_id}")), "read")
-            assert ready(stack) == 503
-            rounds += 1
-            time.sleep(1.0)
-        assert rounds >= 3
-    finally:
-        outages.database.restore()
+    def while_away() -> None:
+        assert_unavailable(*timed(lambda: login(stack, user.email)), "login")
+        assert_unavailable(*timed(lambda: submit(user, one_pair())), "submit")
+        assert_unavailable(*timed(lambda: user.client.get(f"/alignment/{job_id}")), "read")
+        assert ready(stack) == 503
+
+    probe_while_cut(outages.database, while_away)
 
     assert recovered_within(lambda: login(stack, user.email), 200) < RECOVER_WITHIN
     assert recovered_within(lambda: user.client.get(f"/alignment/{job_id}"), 200) < RECOVER_WITHIN
