@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from gateway_service.adapters.tokens import AccessTokenVerifier
 from gateway_service.adapters.upload import UploadLimits
-from gateway_service.api import alignment, auth, users
+from gateway_service.api import alignment, auth, events, users
 from gateway_service.api.drain import DrainUnreadBody
 from gateway_service.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway_service.api.rate_limits import RateLimits
@@ -57,7 +57,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     )
     install_error_handlers(app)
     app.add_middleware(DrainUnreadBody)
-    for router in (auth.router, users.router, alignment.router):
+    for router in (auth.router, users.router, alignment.router, events.router):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return runtime, app
 

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
-import json
-import time
 import zipfile
-from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import quote
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from contracts import JobSubmitted
 from contracts.results import AlignmentResult
@@ -30,7 +25,7 @@ from gateway_service.api.deps import CorrelationId, CurrentUser, Limits, Rpc
 from gateway_service.api.errors import RPC_STATUS, ApiError
 from gateway_service.api.users import quota_of
 from gateway_service.api.views import FilesOut, JobDeleted, JobList, JobOut, file_out, job_out
-from gateway_service.domain.jobs import ACTIVE, FileStatus, JobStatus
+from gateway_service.domain.jobs import FileStatus, JobStatus
 from gateway_service.domain.pairing import PairingError
 from gateway_service.service_layer.submit import DuplicateSubmission, Submissions
 from servicekit import UnitOfWork
@@ -42,8 +37,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/alignment", tags=["alignment"])
 
 MAX_SEGMENT_SECONDS = 600.0
-EVENTS_POLL_SECONDS = 0.5
-EVENTS_MAX_SECONDS = 3600.0
 MEDIA_TYPES = {"json": "application/json", "textgrid": "text/plain; charset=utf-8"} | {
     name: media for name, (media, _) in RENDERED_FORMATS.items()
 }
@@ -288,41 +281,6 @@ async def delete_job(
     ):
         raise ApiError(404, "job_not_found", "no such job")
     return JobDeleted(id=job_id)
-
-
-@router.get(
-    "/{job_id}/events",
-    response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "job events"}},
-)
-async def job_events(request: Request, job_id: UUID, user: CurrentUser) -> EventSourceResponse:
-    """Server-Sent Events: a ``job`` event (the job, as ``GET /alignment/{id}`` shows it)
-    now and whenever its status or progress changes, until it is finished; ``deleted`` if
-    it is deleted meanwhile. A comment every 15 s keeps proxies from closing the stream;
-    after an hour it ends, and the client reconnects."""
-    await _load(request, user.user_id, job_id)  # 404 before any stream starts
-    return EventSourceResponse(_job_changes(request, user.user_id, job_id), ping=15)
-
-
-async def _job_changes(
-    request: Request, user_id: UUID, job_id: UUID
-) -> AsyncIterator[ServerSentEvent]:
-    # The read model is the one place every replica sees every change: poll it.
-    last: dict[str, Any] | None = None
-    deadline = time.monotonic() + EVENTS_MAX_SECONDS
-    while time.monotonic() < deadline:
-        async with _unit_of_work(request) as uow:
-            job = await JobRepository(uow.session).get(user_id, job_id)
-        if job is None:
-            yield ServerSentEvent(json.dumps({"id": str(job_id)}), event="deleted")
-            return
-        state = job_out(job).model_dump(mode="json")
-        if state != last:
-            yield ServerSentEvent(json.dumps(state), event="job")
-            last = state
-        if job.status not in ACTIVE:
-            return
-        await asyncio.sleep(EVENTS_POLL_SECONDS)
 
 
 @router.get("/{job_id}/files", response_model=FilesOut)
