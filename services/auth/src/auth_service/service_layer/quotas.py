@@ -40,6 +40,11 @@ class Quotas:
         """Refuses with the numbers, or holds the bytes for this job. The user's usage row is
         locked meanwhile, so that two uploads cannot both take the last free bytes."""
         async with self._uow() as uow:
+            # READ COMMITTED: once the lock is ours, the report must see what the reservation
+            # that held it before us committed. Under REPEATABLE READ it would read the
+            # snapshot of this transaction's first read, taken before the lock, and two
+            # racing uploads could both get the last free bytes.
+            await uow.session.connection(execution_options={"isolation_level": "READ COMMITTED"})
             await self._lock_usage(uow.session, request.user_id)
             report = await self._report(uow.session, request.user_id)
             limits = report.limits
