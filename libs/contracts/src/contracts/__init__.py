@@ -5,6 +5,7 @@ from contracts.alignment import (
     AlignmentOutcome,
     AlignmentProgress,
     AlignmentStarted,
+    FileAlignmentQueued,
     FileOutcome,
 )
 from contracts.envelope import Envelope, Event, utc_now
@@ -20,6 +21,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     FilesRejected,
     FileExpired,
     AlignmentStarted,
+    FileAlignmentQueued,
     AlignmentProgress,
     AlignmentDone,
     UserRegistered,
@@ -42,6 +44,7 @@ __all__ = [
     "AlignmentStarted",
     "Envelope",
     "Event",
+    "FileAlignmentQueued",
     "FileExpired",
     "FileOutcome",
     "FileRejection",

@@ -8,13 +8,15 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from contracts.envelope import Event
-from contracts.strings import EngineName, Message, ObjectKey
+from contracts.files import StoredFile
+from contracts.strings import EngineName, LanguageCode, Message, ObjectKey
 
 __all__ = [
     "AlignmentDone",
     "AlignmentOutcome",
     "AlignmentProgress",
     "AlignmentStarted",
+    "FileAlignmentQueued",
     "FileOutcome",
 ]
 
@@ -22,6 +24,22 @@ __all__ = [
 class AlignmentOutcome(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+
+
+class FileAlignmentQueued(Event):
+    """One file of a job waits for an aligner: the unit of work that any replica takes
+    (the aligner publishes it for itself when it plans a job; nobody else needs it)."""
+
+    EVENT_TYPE = "alignment.file-queued"
+
+    job_id: UUID
+    user_id: UUID
+    language: LanguageCode
+    engine: EngineName | None = None
+    options: dict[str, object] = Field(default_factory=dict)
+    priority: int = Field(default=0, ge=0, le=9)
+    file: StoredFile
+    files_total: int = Field(ge=1)
 
 
 class AlignmentStarted(Event):

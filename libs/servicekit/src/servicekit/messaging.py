@@ -44,6 +44,7 @@ __all__ = [
     "EventConsumers",
     "EventHandler",
     "Topology",
+    "WorkHandler",
     "make_publisher",
     "make_queue_publisher",
 ]
@@ -52,6 +53,7 @@ log = get_logger(__name__)
 
 E = TypeVar("E", bound=Event)
 EventHandler = Callable[[Envelope[E], UnitOfWork], Awaitable[None]]
+WorkHandler = Callable[[Envelope[E]], Awaitable[None]]
 
 # After this many failed deliveries a message is dead-lettered rather than retried again.
 DELIVERY_LIMIT = 8
@@ -293,48 +295,89 @@ class EventConsumers(Generic[E]):
         lane: str | None = None,
         delay: timedelta | None = None,
     ) -> Callable[[EventHandler[E]], EventHandler[E]]:
-        """Register ``handler`` for ``event_cls``. ``prefetch=1`` for slow work, so that
-        other replicas take the next message; ``priority`` honours message priorities.
-        ``lane`` gives a second handler of the same event its own queue and its own inbox
-        entries; ``delay`` holds each event until it is that old (at most
-        ``MAX_DELAY``: the broker takes back deliveries left unacknowledged for 30 min)."""
-        if delay is not None and not timedelta(0) <= delay <= MAX_DELAY:
-            raise ValueError(f"delay must be between 0 and {MAX_DELAY}")
+        """Register ``handler`` for ``event_cls``, run inside a unit of work that first
+        claims the event in the inbox. ``prefetch=1`` for slow work, so that other replicas
+        take the next message; ``priority`` honours message priorities. ``lane`` gives a
+        second handler of the same event its own queue and its own inbox entries;
+        ``delay`` holds each event until it is that old (at most ``MAX_DELAY``: the broker
+        takes back deliveries left unacknowledged for 30 min)."""
 
         def register(handler: EventHandler[E]) -> EventHandler[E]:
-            queue = self.topology.event_queue(self.service, event_cls, priority=priority, lane=lane)
-            self.queues.append(queue)
-            channel = self.channels[queue.name] = (
-                Channel(prefetch_count=prefetch) if prefetch else None
-            )
+            async def run(envelope: Envelope[E]) -> str:
+                async with self.unit_of_work() as uow:
+                    if not await uow.claim(envelope, scope=lane):  # type: ignore[arg-type]
+                        log.info("event.duplicate_ignored")
+                        return "duplicate"
+                    await handler(envelope, uow)
+                    await uow.commit()
+                return "handled"
 
-            async def consume(message: RabbitMessage) -> None:
-                await self.deliver(
-                    event_cls, handler, message, queue=queue.name, lane=lane, delay=delay
-                )
-
-            consume.__name__ = handler.__name__
-            self.broker.subscriber(
-                queue,
-                self.topology.events_exchange,
-                channel=channel,
-                ack_policy=AckPolicy.MANUAL,
-                decoder=raw_body,
-                title=f"{self.service}: {event_cls.routing_key()}",
-                description=handler.__doc__,
-            )(consume)
+            self._subscribe(event_cls, run, handler, priority, prefetch, lane, delay)
             return handler
 
         return register
 
+    def work(
+        self,
+        event_cls: type[E],
+        *,
+        priority: bool = False,
+        prefetch: int | None = None,
+        lane: str | None = None,
+        delay: timedelta | None = None,
+    ) -> Callable[[WorkHandler[E]], WorkHandler[E]]:
+        """Like :meth:`on`, for long work: no unit of work is open while ``handler`` runs
+        (no transaction idles through an engine, ffmpeg or a transfer). The handler opens
+        its own short ones and makes a redelivery harmless itself (its state says what is
+        done already). Failures, retries and dead-lettering are as for :meth:`on`."""
+
+        def register(handler: WorkHandler[E]) -> WorkHandler[E]:
+            async def run(envelope: Envelope[E]) -> str:
+                await handler(envelope)
+                return "handled"
+
+            self._subscribe(event_cls, run, handler, priority, prefetch, lane, delay)
+            return handler
+
+        return register
+
+    def _subscribe(
+        self,
+        event_cls: type[E],
+        run: Callable[[Envelope[E]], Awaitable[str]],
+        handler: Callable[..., Any],
+        priority: bool,
+        prefetch: int | None,
+        lane: str | None,
+        delay: timedelta | None,
+    ) -> None:
+        if delay is not None and not timedelta(0) <= delay <= MAX_DELAY:
+            raise ValueError(f"delay must be between 0 and {MAX_DELAY}")
+        queue = self.topology.event_queue(self.service, event_cls, priority=priority, lane=lane)
+        self.queues.append(queue)
+        channel = self.channels[queue.name] = Channel(prefetch_count=prefetch) if prefetch else None
+
+        async def consume(message: RabbitMessage) -> None:
+            await self.deliver(event_cls, run, message, queue=queue.name, delay=delay)
+
+        consume.__name__ = handler.__name__
+        self.broker.subscriber(
+            queue,
+            self.topology.events_exchange,
+            channel=channel,
+            ack_policy=AckPolicy.MANUAL,
+            decoder=raw_body,
+            title=f"{self.service}: {event_cls.routing_key()}",
+            description=handler.__doc__,
+        )(consume)
+
     async def deliver(
         self,
         event_cls: type[E],
-        handler: EventHandler[E],
+        run: Callable[[Envelope[E]], Awaitable[str]],
         message: Any,
         *,
         queue: str,
-        lane: str | None = None,
         delay: timedelta | None = None,
     ) -> None:
         try:
@@ -354,7 +397,7 @@ class EventConsumers(Generic[E]):
             if delay is not None and not await self._held(envelope.occurred_at + delay):
                 await message.nack(requeue=True)
                 return
-            outcome = await self._handle(envelope, handler, message, queue, lane)
+            outcome = await self._handle(envelope, run, message, queue)
             EVENTS_CONSUMED.labels(event_type=envelope.routing_key, outcome=outcome).inc()
 
     async def _held(self, until: datetime) -> bool:
@@ -368,21 +411,14 @@ class EventConsumers(Generic[E]):
     async def _handle(
         self,
         envelope: Envelope[E],
-        handler: EventHandler[E],
+        run: Callable[[Envelope[E]], Awaitable[str]],
         message: Any,
         queue: str,
-        lane: str | None,
     ) -> str:
         # A CancelledError (the connection went away, or the service stops) passes through:
         # the message was not acknowledged, so the broker delivers it again; no failure.
         try:
-            async with self.unit_of_work() as uow:
-                if not await uow.claim(envelope, scope=lane):  # type: ignore[arg-type]
-                    log.info("event.duplicate_ignored")
-                    await message.ack()
-                    return "duplicate"
-                await handler(envelope, uow)
-                await uow.commit()
+            outcome = await run(envelope)
         except PermanentFailure as exc:
             log.error("event.failed_permanently", error=str(exc))
             await message.reject(requeue=False)
@@ -409,8 +445,9 @@ class EventConsumers(Generic[E]):
             await self._retry(message, queue, failed, delay)
             return "retried"
         await message.ack()
-        log.info("event.handled")
-        return "handled"
+        if outcome == "handled":
+            log.info("event.handled")
+        return outcome
 
     async def _retry(self, message: Any, queue: str, failed: int, delay_seconds: int) -> None:
         """A copy waits ``delay_seconds`` in a retry queue, then goes back to ``queue``; the

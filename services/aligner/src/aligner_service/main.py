@@ -15,11 +15,11 @@ from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.registry import EngineRegistry
 from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
 from aligner_service.entrypoints.events import register_consumers
-from aligner_service.service_layer.aging import OverdueJobs
+from aligner_service.service_layer.aging import OverdueFiles
 from aligner_service.service_layer.align_file import FileAligner
-from aligner_service.service_layer.align_job import AlignJobs
+from aligner_service.service_layer.align_files import AlignFiles
 from aligner_service.settings import AlignerSettings
-from contracts import Envelope, FilesStored
+from contracts import Envelope, FileAlignmentQueued
 from servicekit import ServiceRuntime
 from servicekit.dead_letters import run_dead_letters
 from servicekit.messaging import make_queue_publisher
@@ -48,15 +48,19 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
 
     runtime.on_starting.append(warm_up)
     aligner = FileAligner(objects, LongAudioAligner(locator))
-    jobs = AlignJobs(engines, aligner, runtime.unit_of_work, settings.max_attempts)
-    job_queue = runtime.topology.event_queue("aligner", FilesStored, priority=True)
+    files = AlignFiles(
+        engines, aligner, runtime.unit_of_work, settings.max_attempts, settings.worker_name
+    )
+    work_queue = runtime.topology.event_queue("aligner", FileAlignmentQueued, priority=True)
     publish = make_queue_publisher(runtime.broker)
 
-    async def requeue(envelope: Envelope[FilesStored], priority: int) -> None:
-        await publish(job_queue, envelope, priority)
+    async def requeue(envelope: Envelope[FileAlignmentQueued], priority: int) -> None:
+        await publish(work_queue, envelope, priority)
 
     promote_after = timedelta(seconds=settings.promote_after_seconds)
-    register_consumers(runtime.consumers, jobs, OverdueJobs(requeue), promote_after, objects)
+    register_consumers(
+        runtime.consumers, files, OverdueFiles(files, requeue), promote_after, objects
+    )
     return runtime
 
 

@@ -1,3 +1,6 @@
+import os
+import socket
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -15,8 +18,13 @@ class AlignerSettings(ServiceSettings):
     s3: S3Settings = S3Settings()
     default_engine: str = "pocketsphinx"
     mfa_command: str = "mfa"
-    # A job is attempted at most this often (a crash mid-job counts): one retry, then FAILED.
+    # A file is attempted at most this often (a crash while aligning it counts; a lost
+    # connection does not): one retry, then the file is FAILED.
     max_attempts: int = Field(default=2, ge=1, le=5)
+    # Recorded with each file this replica aligns (devstack names its replicas).
+    worker_name: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}"[:64], max_length=64
+    )
     # A job that has waited this long jumps the plan priorities (aging; no job starves).
     # At most 25 min: RabbitMQ takes back a delivery unacknowledged for 30 min.
     promote_after_seconds: int = Field(default=300, ge=1, le=1500)
