@@ -6,6 +6,7 @@ a waiting free job jump the queue."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -59,9 +60,9 @@ def all_completed(free: User, free_job: str, pro: User, pro_jobs: list[str]) -> 
 
 
 def runs(stack: Stack, job_ids: list[str]) -> dict[str, tuple[datetime, int, str]]:
-    """job id -> (started_at, attempts, the event id that owns the run)."""
+    """job id -> (when its one file started, attempts, the work item that owns the file)."""
     rows = query(
-        stack, "aligner", "SELECT job_id, started_at, attempts, event_id FROM alignment_runs"
+        stack, "aligner", "SELECT job_id, started_at, attempts, owner FROM alignment_files"
     )
     found = {str(uuid.UUID(str(job))): (at, attempts, owner) for job, at, attempts, owner in rows}
     return {job_id: found[job_id] for job_id in job_ids}
@@ -88,7 +89,7 @@ def test_a_free_job_that_waited_too_long_jumps_the_pro_jobs(
     stack: Stack, paused_aligner: Callable[[int], None]
 ) -> None:
     free, free_job, pro, pro_jobs = queue_jobs(stack, LONG_PAIR)
-    original, stored_at = files_stored_event(stack, free_job)
+    _, stored_at = files_stored_event(stack, free_job)
     promote_after = 2
     time.sleep(
         max(0.0, stored_at.replace(tzinfo=UTC).timestamp() + promote_after - time.time() + 0.5)
@@ -101,4 +102,13 @@ def test_a_free_job_that_waited_too_long_jumps_the_pro_jobs(
     # (which without aging would run last).
     assert order.index(free_job) < PRO_JOBS // 2, f"the overdue free job waited: {order}"
     _, _, owner = runs(stack, [free_job])[free_job]
-    assert owner != original, "the free job ran from its original message, not a promotion"
+    [original] = [
+        event_id
+        for event_id, body in query(
+            stack,
+            "aligner",
+            "SELECT event_id, body FROM outbox WHERE routing_key = 'alignment.file-queued.v1'",
+        )
+        if json.loads(body)["payload"]["job_id"] == free_job
+    ]
+    assert owner != original, "the free job's file ran from its original item, not a promotion"

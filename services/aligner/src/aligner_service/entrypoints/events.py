@@ -28,7 +28,9 @@ def register_consumers(
         """Files not started never will; running ones finish."""
         await files.cancel(envelope.payload, uow)
 
-    @consumers.on(FilesStored)
+    # In priority order and one at a time, so that a backlog of jobs is planned (and its
+    # files queued) pro jobs first.
+    @consumers.on(FilesStored, priority=True, prefetch=1)
     async def files_stored(envelope: Envelope[FilesStored], uow: UnitOfWork) -> None:
         """Plan the job: one work item per file."""
         await files.plan(envelope, uow)
