@@ -1,4 +1,5 @@
-"""``devstack run``: the whole platform in the foreground until Ctrl-C or SIGTERM.
+"""``devstack run``: the whole platform in the foreground until Ctrl-C or SIGTERM
+(``DEVSTACK_ALIGNER_REPLICAS=N``: N aligner processes, 1 to 10, each with its own port and log).
 ``devstack provision``: only schemas, users and the bucket (the S3 server must be up).
 ``devstack keys --keys-dir DIR``: auth's JWT key pair, made once (used by docker compose)."""
 
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from devstack.config import SERVICES, StackConfig, write_key_pair
+from devstack.config import StackConfig, write_key_pair
 from devstack.stack import Stack, default_state_dir
 
 
@@ -27,14 +28,11 @@ def run(stack: Stack) -> int:
     try:
         print(f"starting infrastructure (state in {stack.config.state_dir})", flush=True)
         stack.start_infrastructure()
-        for service in SERVICES:
-            stack.start_service(service)
-        stack.wait_ready()
+        stack.start_services()
         print("all services ready:", flush=True)
-        for service in SERVICES:
-            print(
-                f"  {service:8} {stack.url(service)}  logs: {stack.config.logs_dir}/{service}.log"
-            )
+        width = max(len(name) for name in stack.names())
+        for name in stack.names():
+            print(f"  {name:{width}} {stack.url(name)}  logs: {stack.config.log_file(name)}")
         print(f"gateway API: {stack.url('gateway')}/api/v1  docs: {stack.url('gateway')}/docs")
         print("Ctrl-C stops everything.", flush=True)
         while not stopping:
@@ -61,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "keys":
         write_key_pair(args.keys_dir / "jwt.pem", args.keys_dir / "jwt.pub.pem")
         return 0
-    stack = Stack(StackConfig.from_env(default_state_dir()))
+    try:
+        config = StackConfig.from_env(default_state_dir())
+    except (ValueError, RuntimeError) as exc:  # e.g. DEVSTACK_ALIGNER_REPLICAS=0
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stack = Stack(config)
     if args.command == "provision":
         stack.start_infrastructure()
         stack.stop()

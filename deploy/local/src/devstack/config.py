@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-__all__ = ["SERVICES", "Secrets", "StackConfig", "service_env"]
+__all__ = ["MAX_ALIGNER_REPLICAS", "SERVICES", "Secrets", "StackConfig", "service_env"]
 
 SERVICES = ("auth", "storage", "aligner", "janitor", "gateway")
 USES_S3 = frozenset({"gateway", "storage", "aligner", "janitor"})
 DEFAULT_PORTS = {"gateway": 8000, "auth": 8001, "storage": 8002, "aligner": 8003, "janitor": 8004}
+# The aligner runs as several processes: "aligner" (replica 1), "aligner-2", "aligner-3"...
+# (README, Scaling: the aligner scales to ten replicas).
+MAX_ALIGNER_REPLICAS = 10
 
 
 @dataclass
@@ -39,23 +43,110 @@ class StackConfig:
     # provisions them: a fault test puts cuttable proxies there.
     service_mysql_address: str | None = None
     service_amqp_url: str | None = None
+    # Aligner processes: "aligner" (on ports["aligner"]), then "aligner-2"... each on its own
+    # HTTP port: ports["aligner-2"] where given, else the next free port after the aligner's.
+    aligner_replicas: int = 1
+
+    def __post_init__(self) -> None:
+        self.assign_aligner_ports()
 
     @classmethod
     def from_env(cls, state_dir: Path) -> StackConfig:
-        config = cls(state_dir=state_dir)
-        config.mysql_admin_url = os.environ.get("DEVSTACK_MYSQL_ADMIN_URL", config.mysql_admin_url)
-        config.amqp_url = os.environ.get("DEVSTACK_AMQP_URL", config.amqp_url)
-        config.s3_endpoint = os.environ.get("DEVSTACK_S3_ENDPOINT") or None
-        config.s3_access_key = os.environ.get("DEVSTACK_S3_ACCESS_KEY")
-        config.s3_secret_key = os.environ.get("DEVSTACK_S3_SECRET_KEY")
-        return config
+        return cls(
+            state_dir=state_dir,
+            mysql_admin_url=os.environ.get("DEVSTACK_MYSQL_ADMIN_URL", cls.mysql_admin_url),
+            amqp_url=os.environ.get("DEVSTACK_AMQP_URL", cls.amqp_url),
+            s3_endpoint=os.environ.get("DEVSTACK_S3_ENDPOINT") or None,
+            s3_access_key=os.environ.get("DEVSTACK_S3_ACCESS_KEY"),
+            s3_secret_key=os.environ.get("DEVSTACK_S3_SECRET_KEY"),
+            aligner_replicas=parse_replicas(os.environ.get("DEVSTACK_ALIGNER_REPLICAS", "1")),
+        )
 
     @property
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
 
+    def log_file(self, name: str) -> Path:
+        """A process's log: ``logs/<name>.log`` (``logs/aligner-2.log`` for a replica)."""
+        return self.logs_dir / f"{name}.log"
+
     def schema(self, service: str) -> str:
         return f"{self.db_prefix}{service}"
+
+    def aligner_names(self) -> tuple[str, ...]:
+        """``("aligner", "aligner-2", ...)``, one per replica."""
+        check_replicas(self.aligner_replicas)
+        return ("aligner", *(f"aligner-{i}" for i in range(2, self.aligner_replicas + 1)))
+
+    def process_names(self) -> tuple[str, ...]:
+        """Every process of the stack, in start order (the aligner's replicas in its place)."""
+        return tuple(
+            name
+            for service in SERVICES
+            for name in (self.aligner_names() if service == "aligner" else (service,))
+        )
+
+    def service_of(self, name: str) -> str:
+        """The service a process runs: ``aligner-2`` runs the aligner."""
+        if name in SERVICES:
+            return name
+        if name in self.aligner_names():
+            return "aligner"
+        raise KeyError(f"no process {name!r} in this stack: {', '.join(self.process_names())}")
+
+    def assign_aligner_ports(self) -> None:
+        """Gives each aligner replica without a port in ``ports`` the next free port after
+        the aligner's: not another process's port, not the S3 server's, and not listened on
+        by anything on this machine now. Idempotent; given ports are kept."""
+        check_replicas(self.aligner_replicas)
+        taken = set(self.ports.values())
+        if self.s3_endpoint is None:  # we run SeaweedFS: S3 on s3_port, more above it
+            taken |= {self.s3_port + i for i in range(5)}
+            taken |= {self.s3_port + 10000 + i for i in range(5)}
+        candidate = self.ports["aligner"]
+        for name in self.aligner_names()[1:]:
+            if name in self.ports:
+                continue
+            candidate += 1
+            while candidate in taken or not port_free(candidate):
+                candidate += 1
+                if candidate > 65535:
+                    raise RuntimeError(f"no free port for {name} after {self.ports['aligner']}")
+            self.ports[name] = candidate
+            taken.add(candidate)
+
+
+def check_replicas(replicas: int) -> None:
+    if not 1 <= replicas <= MAX_ALIGNER_REPLICAS:
+        raise ValueError(
+            f"aligner replicas must be from 1 to {MAX_ALIGNER_REPLICAS}, not {replicas}"
+        )
+
+
+def parse_replicas(value: str) -> int:
+    """``DEVSTACK_ALIGNER_REPLICAS``: a whole number from 1 to 10."""
+    try:
+        replicas = int(value.strip())
+    except ValueError:
+        replicas = 0
+    if not 1 <= replicas <= MAX_ALIGNER_REPLICAS:
+        raise ValueError(
+            f"DEVSTACK_ALIGNER_REPLICAS must be a whole number from 1 to "
+            f"{MAX_ALIGNER_REPLICAS}, not {value!r}"
+        )
+    return replicas
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens on ``host:port`` (SO_REUSEADDR, as uvicorn binds: a port whose last
+    connections are in TIME_WAIT counts as free)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -119,7 +210,10 @@ def mysql_host_port(admin_url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or 3306
 
 
-def service_env(config: StackConfig, secrets_: Secrets, service: str) -> dict[str, str]:
+def service_env(config: StackConfig, secrets_: Secrets, name: str) -> dict[str, str]:
+    """The environment of process ``name``: a service, or an aligner replica (``aligner-2``),
+    which gets the aligner's settings with its own HTTP port and ``ALIGNER_WORKER_NAME``."""
+    service = config.service_of(name)
     prefix = service.upper() + "_"
     host, port = mysql_host_port(config.mysql_admin_url)
     if config.service_mysql_address:
@@ -135,8 +229,11 @@ def service_env(config: StackConfig, secrets_: Secrets, service: str) -> dict[st
         "AMQP_URL": config.service_amqp_url or config.amqp_url,
         "NAMESPACE": config.namespace,
         "HTTP_HOST": "127.0.0.1",
-        "HTTP_PORT": str(config.ports[service]),
+        "HTTP_PORT": str(config.ports[name]),
     }
+    if service == "aligner":
+        # Which replica this is (the aligner may record it; unknown settings are ignored).
+        env["WORKER_NAME"] = name
     if service in USES_S3:
         env |= {
             "S3__ENDPOINT": config.s3_endpoint or f"127.0.0.1:{config.s3_port}",
@@ -148,4 +245,9 @@ def service_env(config: StackConfig, secrets_: Secrets, service: str) -> dict[st
         env["JWT_PRIVATE_KEY_FILE"] = str(secrets_.jwt_private_key_file)
     if service == "gateway":
         env["JWT_PUBLIC_KEY_FILE"] = str(secrets_.jwt_public_key_file)
-    return {prefix + key: value for key, value in env.items()} | config.extra_env.get(service, {})
+    named = {prefix + key: value for key, value in env.items()} | config.extra_env.get(service, {})
+    if name != service:
+        # A replica: the service's extra settings, but its own port and name; then its own.
+        named |= {prefix + key: env[key] for key in ("HTTP_PORT", "WORKER_NAME")}
+        named |= config.extra_env.get(name, {})
+    return named

@@ -30,6 +30,7 @@ EXCHANGES = (
 class Stack:
     def __init__(self, config: StackConfig, *, python: str = sys.executable) -> None:
         self.config = config
+        config.assign_aligner_ports()  # aligner_replicas may have changed since it was made
         self.python = python
         self.secrets = Secrets.load_or_create(config.state_dir)
         self.s3: S3Server | None = None
@@ -62,6 +63,7 @@ class Stack:
         )
 
     def env(self, service: str) -> dict[str, str]:
+        """The environment of a process: a service, or an aligner replica (``aligner-2``)."""
         base = {
             k: v
             for k, v in os.environ.items()
@@ -70,11 +72,21 @@ class Stack:
         return base | service_env(self.config, self.secrets, service)
 
     # -- services ----------------------------------------------------------------------
+    # A process is named by its service, or for the aligner's replicas 2.. "aligner-<n>"
+    # (see StackConfig.aligner_replicas); each has its own port and log file.
+    def names(self) -> tuple[str, ...]:
+        """Every process of the stack, in start order."""
+        return self.config.process_names()
+
+    def aligner_names(self) -> tuple[str, ...]:
+        """``("aligner", "aligner-2", ...)``: one per aligner replica."""
+        return self.config.aligner_names()
+
     def start_service(self, service: str) -> subprocess.Popen[bytes]:
         self.config.logs_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.config.logs_dir / f"{service}.log").open("ab")
+        log = self.config.log_file(service).open("ab")
         process = subprocess.Popen(
-            [self.python, "-m", f"{service}_service"],
+            [self.python, "-m", f"{self.config.service_of(service)}_service"],
             env=self.env(service),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -83,19 +95,34 @@ class Stack:
         self.processes[service] = process
         return process
 
+    def start_services(self, timeout: float = 90.0) -> None:
+        """Starts every process and waits until all are ready. Aligner replicas 2.. start
+        once the first is ready: each process upgrades the schema at start, and Alembic
+        upgrades of one fresh schema from several processes at once would race."""
+        replicas = self.aligner_names()[1:]
+        for name in self.names():
+            if name not in replicas:
+                self.start_service(name)
+        if replicas:
+            self.wait_ready(("aligner",), timeout)
+            for name in replicas:
+                self.start_service(name)
+        self.wait_ready(timeout=timeout)
+
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.config.ports[service]}"
 
-    def wait_ready(self, services: tuple[str, ...] = SERVICES, timeout: float = 90.0) -> None:
+    def wait_ready(self, services: tuple[str, ...] | None = None, timeout: float = 90.0) -> None:
+        """Until each process (all of them by default) answers 200 on /readyz."""
         deadline = time.monotonic() + timeout
-        waiting = list(services)
+        waiting = list(self.names() if services is None else services)
         while waiting:
             for service in list(waiting):
                 process = self.processes.get(service)
                 if process is not None and process.poll() is not None:
                     raise RuntimeError(
                         f"{service} exited with {process.returncode}; "
-                        f"see {self.config.logs_dir / (service + '.log')}"
+                        f"see {self.config.log_file(service)}"
                     )
                 try:
                     if httpx.get(self.url(service) + "/readyz", timeout=3).status_code == 200:
@@ -123,9 +150,7 @@ class Stack:
 
     def start(self) -> None:
         self.start_infrastructure()
-        for service in SERVICES:
-            self.start_service(service)
-        self.wait_ready()
+        self.start_services()
 
     def stop(self) -> None:
         running = list(self.processes.values())

@@ -158,17 +158,32 @@ def infrastructure(
         server.stop()
 
 
-def isolated_stack_config(infrastructure: Infrastructure, state_dir: Path) -> StackConfig:
+def free_ports(names: list[str]) -> dict[str, int]:
+    """A free port for each name, no two the same."""
+    ports: dict[str, int] = {}
+    while len(ports) < len(names):
+        port = free_port()
+        if port not in ports.values():
+            ports[names[len(ports)]] = port
+    return ports
+
+
+def isolated_stack_config(
+    infrastructure: Infrastructure, state_dir: Path, *, aligner_replicas: int = 1
+) -> StackConfig:
     """A stack isolated from any other on this machine: its own schema names, queue
-    namespace, bucket and ports."""
+    namespace, bucket and ports. ``aligner_replicas``: that many aligner processes
+    (``stack.aligner_names()``: "aligner", "aligner-2"...), each on its own port."""
     run_id = "t" + secrets.token_hex(4)
+    replicas = [f"aligner-{i}" for i in range(2, aligner_replicas + 1)]
     return StackConfig(
         state_dir=state_dir,
         mysql_admin_url=infrastructure.mysql_admin_url,
         amqp_url=infrastructure.amqp_url,
         namespace=run_id,
         db_prefix=run_id + "_",
-        ports={service: free_port() for service in DEFAULT_PORTS},
+        ports=free_ports([*DEFAULT_PORTS, *replicas]),
+        aligner_replicas=aligner_replicas,
         s3_endpoint=infrastructure.s3_endpoint,
         s3_access_key=infrastructure.s3_access_key,
         s3_secret_key=infrastructure.s3_secret_key,
