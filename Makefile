@@ -9,7 +9,7 @@ PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := services/aligner/bench libs/contracts/src libs/servicekit/src deploy/local/src $(wildcard services/*/src)
-TESTS := libs/contracts/tests libs/servicekit/tests $(wildcard services/*/tests) tests
+TESTS := libs/contracts/tests libs/servicekit/tests deploy/local/tests $(wildcard services/*/tests) tests
 
 .PHONY: help fuzz bench bench-accuracy bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
 
@@ -43,7 +43,7 @@ test: system-deps venv
 	$(BIN)/pytest
 
 test-unit: venv
-	$(BIN)/pytest libs/contracts libs/servicekit/tests/unit services
+	$(BIN)/pytest libs/contracts libs/servicekit/tests/unit deploy/local/tests services
 
 test-integration: venv
 	$(BIN)/pytest -m integration

@@ -87,6 +87,9 @@ class RequestObservability(BaseHTTPMiddleware):
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        HTTP_SECONDS.labels(request.method, path).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        HTTP_SECONDS.labels(request.method, path).observe(elapsed)
         response.headers["x-correlation-id"] = correlation_id
+        # The server's own time (until the response starts), for clients and load tests.
+        response.headers["server-timing"] = f"app;dur={elapsed * 1000:.1f}"
         return response
