@@ -11,13 +11,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := services/aligner/bench libs/contracts/src libs/servicekit/src deploy/local/src $(wildcard services/*/src)
 TESTS := libs/contracts/tests libs/servicekit/tests deploy/local/tests $(wildcard services/*/tests) tests
 
-.PHONY: help fuzz bench bench-accuracy bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
+.PHONY: help fuzz bench bench-load bench-accuracy bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
 
 help:
 	@echo "make dev        run all five services, an S3 server and the setup, in the foreground"
 	@echo "make test       run every test (unit, integration, end-to-end) on real services"
 	@echo "make lint       ruff and mypy"
 	@echo "make bench      accuracy (bench-accuracy), throughput (bench-speed), an hour-long file (bench-long)"
+	@echo "make bench-load the whole platform under load (submit latency, replicas, memory, streams)"
 	@echo "make contracts  regenerate the AsyncAPI document and JSON Schemas"
 
 # ffmpeg decodes uploads (storage); espeak-ng pronounces words outside the dictionary
@@ -74,6 +75,11 @@ contracts: venv
 
 clean-dev:
 	rm -rf .dev
+
+# A stack of its own (1, 2 and 4 aligner replicas in turn) on this machine's MariaDB and
+# RabbitMQ; about ten minutes. BENCH_ARGS="--skip a,c --replicas 1,2" for less.
+bench-load: system-deps venv
+	mkdir -p .dev && $(BIN)/python -m tests.load.bench_load --out .dev/bench-load.md $(BENCH_ARGS)
 
 bench-long: venv
 	$(BIN)/python services/aligner/bench/long_audio.py

@@ -1,0 +1,47 @@
+"""Locust users for ``make bench-load``: each submits one short pair after another with an
+account of its own (tokens handed in by the bench through BENCH_TOKENS, one per line).
+Besides the client's time, each submit's server time (its Server-Timing header) is
+recorded as a request of type SERVER, so Locust's own statistics give its percentiles."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from pathlib import Path
+
+from locust import HttpUser, constant, events, task
+
+PAIR = Path(os.environ["BENCH_PAIR"])  # path without suffix: .wav and .txt beside it
+AUDIO = PAIR.with_suffix(".wav").read_bytes()
+TEXT = PAIR.with_suffix(".txt").read_bytes()
+TOKENS = itertools.cycle(Path(os.environ["BENCH_TOKENS"]).read_text().split())
+SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
+
+
+class Submitter(HttpUser):
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.client.headers["authorization"] = f"Bearer {next(TOKENS)}"
+
+    @task
+    def submit(self) -> None:
+        files = [
+            ("audio_files[]", (PAIR.name + ".wav", AUDIO)),
+            ("text_files[]", (PAIR.name + ".txt", TEXT)),
+        ]
+        with self.client.post("/api/v1/alignment/", files=files, catch_response=True) as response:
+            if response.status_code != 202:
+                response.failure(f"{response.status_code}: {response.text[:200]}")
+                return
+            found = SERVER_TIMING.search(response.headers.get("server-timing", ""))
+            if found:
+                events.request.fire(  # type: ignore[no-untyped-call]
+                    request_type="SERVER",
+                    name="submit",
+                    response_time=float(found.group(1)),
+                    response_length=0,
+                    exception=None,
+                    context={},
+                )
