@@ -40,17 +40,36 @@ def stream(
     return events
 
 
+def fold(events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The job as its stream tells it: the whole job, then what changed (a ``job`` event
+    with ``files`` is the whole job again)."""
+    name, job = events[0]
+    assert name == "job" and "files" in job, "the first event is the whole job"
+    for name, data in events[1:]:
+        if name == "job":
+            job = data if "files" in data else job | data
+        elif name == "file":
+            job["files"] = [data if f["id"] == data["id"] else f for f in job["files"]]
+    return job
+
+
 def test_a_job_streams_its_progress_until_it_is_done(stack: Stack) -> None:
     user = new_user(stack)
     job_id = submit(user, *(eval_pair(p) for p in PAIRS)).json()["id"]
     events = stream(user, job_id)
-    assert {name for name, _ in events} == {"job"}
-    states = [data for _, data in events]
+    assert {name for name, _ in events} == {"job", "file"}
+    states = [data for name, data in events if name == "job"]
     assert states[-1]["status"] == "COMPLETED" and states[-1]["progress"] == 100
     assert len(states) >= 2  # it started unfinished, and said so before it was done
+    assert set(states[-1]) == {"id", "status", "progress", "error"}  # only what changed
     progress = [s["progress"] for s in states]
     assert progress == sorted(progress)
-    assert states[-1] == user.client.get(f"/alignment/{job_id}").json()
+    last_said = {data["id"]: data["status"] for name, data in events if name == "file"}
+    assert last_said == {f["id"]: "ALIGNED" for f in events[0][1]["files"]}
+    now = user.client.get(f"/alignment/{job_id}").json()
+    told = fold(events)
+    # updated_at comes with the whole job only
+    assert told | {"updated_at": now["updated_at"]} == now
     # A finished job: its state once, and the stream ends.
     assert [s["status"] for _, s in stream(user, job_id)] == ["COMPLETED"]
     # Another user's job does not exist for them.

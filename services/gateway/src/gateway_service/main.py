@@ -9,11 +9,13 @@ from fastapi import FastAPI
 
 from gateway_service.adapters.tokens import AccessTokenVerifier
 from gateway_service.adapters.upload import UploadLimits
+from gateway_service.adapters.watched_jobs import WatchedJobs
 from gateway_service.api import alignment, auth, events, users
 from gateway_service.api.drain import DrainUnreadBody
 from gateway_service.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway_service.api.rate_limits import RateLimits
 from gateway_service.entrypoints.events import register_consumers
+from gateway_service.service_layer.job_changes import JobChanges
 from gateway_service.settings import GatewaySettings
 from servicekit import ServiceRuntime
 from servicekit.dead_letters import run_dead_letters
@@ -27,7 +29,10 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     settings = settings or GatewaySettings()  # type: ignore[call-arg]
     runtime = ServiceRuntime("gateway", settings, MIGRATIONS)
     objects = runtime.use_object_store(settings.s3)
-    register_consumers(runtime.consumers)
+    changes = JobChanges(WatchedJobs(runtime.unit_of_work))  # for the job event streams
+    register_consumers(runtime.consumers, changes)
+    runtime.on_started.append(changes.start)
+    runtime.on_stopping.append(changes.stop)
     app = FastAPI(
         title="Forced-alignment platform API",
         version="1.0.0",
@@ -50,6 +55,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     app.state.rate_limits = RateLimits(settings.rate_limits)
     app.state.busy_retry_after = settings.busy_retry_after_seconds
     app.state.unit_of_work = runtime.unit_of_work
+    app.state.job_changes = changes
     app.state.upload_limits = UploadLimits(
         max_file_bytes=settings.max_file_bytes,
         max_request_bytes=settings.max_request_bytes,

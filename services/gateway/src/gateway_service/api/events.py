@@ -1,44 +1,34 @@
-"""``/api/v1/alignment/{id}/events``: follow a job as Server-Sent Events."""
+"""``/api/v1/alignment/{id}/events``: follow a job as Server-Sent Events.
+
+Each stream subscribes to the process's change feed
+(:mod:`gateway_service.service_layer.job_changes`) and reads no database of its own: a
+thousand open streams cost what one does.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, Iterator
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from gateway_service.adapters.repository import JobRecord, JobRepository
+from gateway_service.adapters.repository import JobRecord
 from gateway_service.api.deps import CurrentUser
 from gateway_service.api.errors import ApiError
-from gateway_service.api.views import job_out
+from gateway_service.api.views import file_out, job_out
 from gateway_service.domain.jobs import ACTIVE
-from servicekit import UnitOfWork
+from gateway_service.service_layer.job_changes import Change, ChangeKind, JobChanges
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/alignment", tags=["alignment"])
 
-EVENTS_POLL_SECONDS = 0.5
 EVENTS_MAX_SECONDS = 3600.0
-
-
-def _unit_of_work(request: Request) -> UnitOfWork:
-    factory = request.app.state.unit_of_work
-    uow: UnitOfWork = factory()
-    return uow
-
-
-async def _load(request: Request, user_id: UUID, job_id: UUID) -> JobRecord:
-    async with _unit_of_work(request) as uow:
-        job = await JobRepository(uow.session).get(user_id, job_id)
-    if job is None:  # someone else's job is as absent as a job that never was
-        raise ApiError(404, "job_not_found", "no such job")
-    return job
+PING_SECONDS = 15
 
 
 @router.get(
@@ -47,30 +37,48 @@ async def _load(request: Request, user_id: UUID, job_id: UUID) -> JobRecord:
     responses={200: {"content": {"text/event-stream": {}}, "description": "job events"}},
 )
 async def job_events(request: Request, job_id: UUID, user: CurrentUser) -> EventSourceResponse:
-    """Server-Sent Events: a ``job`` event (the job, as ``GET /alignment/{id}`` shows it)
-    now and whenever its status or progress changes, until it is finished; ``deleted`` if
-    it is deleted meanwhile. A comment every 15 s keeps proxies from closing the stream;
-    after an hour it ends, and the client reconnects."""
-    await _load(request, user.user_id, job_id)  # 404 before any stream starts
-    return EventSourceResponse(_job_changes(request, user.user_id, job_id), ping=15)
+    """Server-Sent Events, until the job is finished. First a ``job`` event with the whole
+    job, as ``GET /alignment/{id}`` shows it. Then only what changed: a ``file`` event per
+    file whose state changed (the file as ``GET /alignment/{id}/files`` lists it), and a
+    ``job`` event ``{"id", "status", "progress", "error"}`` when one of those changed. A
+    stream that fell far behind gets the whole job again (a ``job`` event with ``files``).
+    ``deleted`` (``{"id"}``) if the job is deleted meanwhile. A comment every 15 s keeps
+    proxies from closing the stream; after an hour it ends, and the client reconnects."""
+    changes: JobChanges = request.app.state.job_changes
+    job = await changes.lookup(user.user_id, job_id)
+    if job is None:  # someone else's job is as absent as a job that never was
+        raise ApiError(404, "job_not_found", "no such job")
+    return EventSourceResponse(follow(changes, job), ping=PING_SECONDS)
 
 
-async def _job_changes(
-    request: Request, user_id: UUID, job_id: UUID
-) -> AsyncIterator[ServerSentEvent]:
-    # The read model is the one place every replica sees every change: poll it.
-    last: dict[str, Any] | None = None
-    deadline = time.monotonic() + EVENTS_MAX_SECONDS
-    while time.monotonic() < deadline:
-        async with _unit_of_work(request) as uow:
-            job = await JobRepository(uow.session).get(user_id, job_id)
-        if job is None:
-            yield ServerSentEvent(json.dumps({"id": str(job_id)}), event="deleted")
-            return
-        state = job_out(job).model_dump(mode="json")
-        if state != last:
-            yield ServerSentEvent(json.dumps(state), event="job")
-            last = state
-        if job.status not in ACTIVE:
-            return
-        await asyncio.sleep(EVENTS_POLL_SECONDS)
+async def follow(
+    changes: JobChanges, job: JobRecord, max_seconds: float = EVENTS_MAX_SECONDS
+) -> AsyncGenerator[ServerSentEvent, None]:
+    """The stream's events; it leaves the feed however it ends (a client gone included)."""
+    deadline = time.monotonic() + max_seconds
+    with changes.subscribe(job) as subscription:
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                change = await asyncio.wait_for(subscription.next(), timeout=left)
+            except TimeoutError:
+                return
+            for event in _events(job.id, change):
+                yield event
+            if change.job is None or change.job.status not in ACTIVE:
+                return
+
+
+def _events(job_id: UUID, change: Change) -> Iterator[ServerSentEvent]:
+    if change.kind is ChangeKind.DELETED:
+        yield ServerSentEvent(json.dumps({"id": str(job_id)}), event="deleted")
+    if change.job is None:  # deleted, or this process stops
+        return
+    if change.kind is ChangeKind.WHOLE:
+        yield ServerSentEvent(job_out(change.job).model_dump_json(), event="job")
+        return
+    for f in change.files:
+        yield ServerSentEvent(file_out(f).model_dump_json(), event="file")
+    if change.job_changed:
+        job = change.job
+        state = {"id": str(job.id), "status": job.status.value, "progress": job.progress}
+        yield ServerSentEvent(json.dumps(state | {"error": job.error}), event="job")

@@ -14,6 +14,7 @@ from contracts import (
     UserDeleted,
 )
 from gateway_service.service_layer.accounts import forget_user, revoke_sessions
+from gateway_service.service_layer.job_changes import JobChanges
 from gateway_service.service_layer.read_model import apply_event
 from servicekit import UnitOfWork
 from servicekit.messaging import EventConsumers
@@ -28,13 +29,14 @@ FACTS = (
 )
 
 
-async def _apply(envelope: Envelope, uow: UnitOfWork) -> None:  # type: ignore[type-arg]
-    await apply_event(envelope.payload, uow)
+def register_consumers(consumers: EventConsumers, changes: JobChanges) -> None:  # type: ignore[type-arg]
+    """``changes`` hears of each job saved, for the event streams open on this process."""
 
+    async def apply(envelope: Envelope, uow: UnitOfWork) -> None:  # type: ignore[type-arg]
+        await apply_event(envelope.payload, uow, changes)
 
-def register_consumers(consumers: EventConsumers) -> None:  # type: ignore[type-arg]
     for fact in FACTS:
-        consumers.on(fact)(_apply)
+        consumers.on(fact)(apply)
 
     @consumers.on(SessionsRevoked)
     async def sessions_revoked(envelope: Envelope[SessionsRevoked], uow: UnitOfWork) -> None:

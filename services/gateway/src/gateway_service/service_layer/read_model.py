@@ -17,7 +17,8 @@ from contracts import (
 )
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
 from gateway_service.domain.jobs import FileStatus, JobStatus, advance, advance_file
-from servicekit import UnitOfWork, get_logger
+from gateway_service.service_layer.job_changes import JobChanges
+from servicekit import UnitOfWork, get_logger, utc_naive_now
 
 __all__ = ["apply_event"]
 
@@ -29,14 +30,24 @@ Fact = (
 STORED_PROGRESS = 5  # stored but not yet aligned: something happened, little is done
 
 
-async def apply_event(fact: Fact, uow: UnitOfWork) -> None:
+async def apply_event(fact: Fact, uow: UnitOfWork, changes: JobChanges | None = None) -> None:
+    """Update the job; once committed, ``changes`` (the process's change feed) hears of it."""
     repository = JobRepository(uow.session)
     job = await repository.get_for_event(fact.job_id)
     if job is None:  # e.g. the job was deleted meanwhile: nothing left to update
         log.info("read_model.unknown_job")
         return
     APPLY[type(fact)](job, fact)
+    # The row's own stamp is taken a moment later, in save_state; the feed's poll reads it.
+    job.updated_at = utc_naive_now()
     await repository.save_state(job)
+    if changes is not None:
+        feed = changes
+
+        async def committed() -> None:
+            feed.publish(job)
+
+        uow.after_commit(committed)
 
 
 def _files(job: JobRecord) -> dict[UUID, FileRecord]:
