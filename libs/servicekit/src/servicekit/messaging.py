@@ -151,13 +151,19 @@ class Topology:
         *,
         priority: bool = False,
         lane: str | None = None,
+        consumer_timeout: timedelta | None = None,
     ) -> RabbitQueue:
-        """``lane`` names a second queue of the same service for the same event type."""
+        """``lane`` names a second queue of the same service for the same event type.
+        ``consumer_timeout``: how long a delivery may stay unacknowledged before the broker
+        takes it back (RabbitMQ 3.12 and later honour it per queue; the broker's
+        ``consumer_timeout``, 30 min by default, holds elsewhere)."""
         name = self.name(f"{service}.{event_cls.routing_key()}" + (f".{lane}" if lane else ""))
         arguments: dict[str, Any] = {
             "x-dead-letter-exchange": self.dead_letter_exchange.name,
             "x-dead-letter-routing-key": name,
         }
+        if consumer_timeout is not None:
+            arguments["x-consumer-timeout"] = int(consumer_timeout.total_seconds() * 1000)
         if priority:  # quorum queues (before RabbitMQ 4) have no priorities
             arguments["x-max-priority"] = 9
             return RabbitQueue(
@@ -325,18 +331,22 @@ class EventConsumers(Generic[E]):
         prefetch: int | None = None,
         lane: str | None = None,
         delay: timedelta | None = None,
+        consumer_timeout: timedelta | None = None,
     ) -> Callable[[WorkHandler[E]], WorkHandler[E]]:
         """Like :meth:`on`, for long work: no unit of work is open while ``handler`` runs
         (no transaction idles through an engine, ffmpeg or a transfer). The handler opens
         its own short ones and makes a redelivery harmless itself (its state says what is
-        done already). Failures, retries and dead-lettering are as for :meth:`on`."""
+        done already). Failures, retries and dead-lettering are as for :meth:`on`;
+        ``consumer_timeout`` bounds one delivery's work (see ``Topology.event_queue``)."""
 
         def register(handler: WorkHandler[E]) -> WorkHandler[E]:
             async def run(envelope: Envelope[E]) -> str:
                 await handler(envelope)
                 return "handled"
 
-            self._subscribe(event_cls, run, handler, priority, prefetch, lane, delay)
+            self._subscribe(
+                event_cls, run, handler, priority, prefetch, lane, delay, consumer_timeout
+            )
             return handler
 
         return register
@@ -350,10 +360,17 @@ class EventConsumers(Generic[E]):
         prefetch: int | None,
         lane: str | None,
         delay: timedelta | None,
+        consumer_timeout: timedelta | None = None,
     ) -> None:
         if delay is not None and not timedelta(0) <= delay <= MAX_DELAY:
             raise ValueError(f"delay must be between 0 and {MAX_DELAY}")
-        queue = self.topology.event_queue(self.service, event_cls, priority=priority, lane=lane)
+        queue = self.topology.event_queue(
+            self.service,
+            event_cls,
+            priority=priority,
+            lane=lane,
+            consumer_timeout=consumer_timeout,
+        )
         self.queues.append(queue)
         channel = self.channels[queue.name] = Channel(prefetch_count=prefetch) if prefetch else None
 

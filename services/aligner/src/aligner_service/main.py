@@ -51,7 +51,10 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     files = AlignFiles(
         engines, aligner, runtime.unit_of_work, settings.max_attempts, settings.worker_name
     )
-    work_queue = runtime.topology.event_queue("aligner", FileAlignmentQueued, priority=True)
+    file_timeout = timedelta(seconds=settings.file_timeout_seconds)
+    work_queue = runtime.topology.event_queue(
+        "aligner", FileAlignmentQueued, priority=True, consumer_timeout=file_timeout
+    )
     publish = make_queue_publisher(runtime.broker)
 
     async def requeue(envelope: Envelope[FileAlignmentQueued], priority: int) -> None:
@@ -59,7 +62,12 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
 
     promote_after = timedelta(seconds=settings.promote_after_seconds)
     register_consumers(
-        runtime.consumers, files, OverdueFiles(files, requeue), promote_after, objects
+        runtime.consumers,
+        files,
+        OverdueFiles(files, requeue),
+        promote_after,
+        file_timeout,
+        objects,
     )
     return runtime
 

@@ -21,6 +21,10 @@ class AlignerSettings(ServiceSettings):
     # A file is attempted at most this often (a crash while aligning it counts; a lost
     # connection does not): one retry, then the file is FAILED.
     max_attempts: int = Field(default=2, ge=1, le=5)
+    # How long one file's delivery may stay unacknowledged (the work queue's
+    # x-consumer-timeout): the longest file allowed (3 h of audio) takes about 8 min at
+    # RTF 0.045. RabbitMQ before 3.12 ignores it and keeps its own consumer_timeout (30 min).
+    file_timeout_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
     # Recorded with each file this replica aligns (devstack names its replicas).
     worker_name: str = Field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}"[:64], max_length=64

@@ -20,6 +20,7 @@ def register_consumers(
     files: AlignFiles,
     overdue: OverdueFiles,
     promote_after: timedelta,
+    file_timeout: timedelta,
     objects: Objects,
 ) -> None:
     # First, so that after a restart deletions are seen before the jobs they delete.
@@ -36,7 +37,7 @@ def register_consumers(
         await files.plan(envelope, uow)
 
     # prefetch 1: a replica holds one file at a time, the others take the next.
-    @consumers.work(FileAlignmentQueued, priority=True, prefetch=1)
+    @consumers.work(FileAlignmentQueued, priority=True, prefetch=1, consumer_timeout=file_timeout)
     async def file_queued(envelope: Envelope[FileAlignmentQueued]) -> None:
         """Align one file (no transaction open meanwhile)."""
         await files.align(envelope)
