@@ -10,6 +10,7 @@ from contracts.alignment import (
 )
 from contracts.envelope import Envelope, Event, utc_now
 from contracts.files import FileExpired, FileRejection, FilesRejected, FilesStored, StoredFile
+from contracts.ingest import PairIngestQueued
 from contracts.jobs import JobCancelled, JobSubmitted, SubmittedPair
 from contracts.uploads import UploadAbandoned
 from contracts.users import QuotaChanged, SessionsRevoked, UserDeleted, UserRegistered
@@ -20,6 +21,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     FilesStored,
     FilesRejected,
     FileExpired,
+    PairIngestQueued,
     AlignmentStarted,
     FileAlignmentQueued,
     AlignmentProgress,
@@ -52,6 +54,7 @@ __all__ = [
     "FilesStored",
     "JobCancelled",
     "JobSubmitted",
+    "PairIngestQueued",
     "QuotaChanged",
     "SessionsRevoked",
     "StoredFile",
