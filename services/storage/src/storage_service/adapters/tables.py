@@ -1,4 +1,5 @@
-"""storage's own schema: corpus files and the facts about each stored object."""
+"""storage's own schema: corpus files and the facts about each stored object; the ingest of
+each submitted job (a run, and a row per pair: its state, attempts, and why it was refused)."""
 
 from sqlalchemy import (
     BigInteger,
@@ -12,13 +13,15 @@ from sqlalchemy import (
     Uuid,
 )
 
-from servicekit import Timestamp
+from servicekit import LongText, Timestamp
 
 __all__ = [
     "abandoned_uploads",
     "cancelled_jobs",
     "corpus_files",
     "file_storage_metadata",
+    "ingest_pairs",
+    "ingest_runs",
     "metadata",
 ]
 
@@ -76,4 +79,47 @@ abandoned_uploads = Table(
     Column("job_id", Uuid(as_uuid=True), primary_key=True),
     Column("user_id", Uuid(as_uuid=True), nullable=False, index=True),
     Column("abandoned_at", Timestamp, nullable=False),
+)
+
+# One row per submitted job storage planned (JobSubmitted): what its answer needs, and
+# whether it was given. The pairs are stored one by one, by any replica (ingest_pairs).
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("job_id", Uuid(as_uuid=True), primary_key=True),
+    Column("user_id", Uuid(as_uuid=True), nullable=False, index=True),
+    Column("language", String(16), nullable=False),
+    Column("engine", String(64), nullable=True),
+    Column("options", LongText, nullable=False),  # JSON
+    Column("priority", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # domain.ingests.IngestState
+    Column("pairs_total", Integer, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),  # of the files it stores
+    Column("created_at", Timestamp, nullable=False),
+    Column("cancelled_at", Timestamp, nullable=True),
+    Column("finished_at", Timestamp, nullable=True),  # answered (FilesStored/FilesRejected)
+)
+
+ingest_pairs = Table(
+    "ingest_pairs",
+    metadata,
+    Column("file_id", Uuid(as_uuid=True), primary_key=True),  # the corpus file's id
+    Column(
+        "job_id",
+        Uuid(as_uuid=True),
+        ForeignKey("ingest_runs.job_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("file_index", Integer, nullable=False),
+    Column("stem", String(512), nullable=False),
+    Column("audio_name", String(512), nullable=False),
+    Column("text_name", String(512), nullable=False),
+    Column("state", String(16), nullable=False),  # domain.ingests.PairState
+    Column("attempts", Integer, nullable=False),
+    Column("worker", String(64), nullable=True),  # the replica that stored it
+    Column("code", String(64), nullable=True),  # why it was rejected: a stable code ...
+    Column("reason", String(1000), nullable=True),  # ... and words for the user
+    Column("started_at", Timestamp, nullable=True),
+    Column("finished_at", Timestamp, nullable=True),
 )
