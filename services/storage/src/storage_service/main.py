@@ -11,7 +11,8 @@ from servicekit.dead_letters import run_dead_letters
 from storage_service.adapters.audio import AudioConverter
 from storage_service.entrypoints.events import register_consumers
 from storage_service.entrypoints.rpc import register_rpc
-from storage_service.service_layer.ingest import Ingest, IngestLimits
+from storage_service.service_layer.ingest import Ingest
+from storage_service.service_layer.store_pair import IngestLimits, PairStorer
 from storage_service.settings import StorageSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -22,13 +23,19 @@ def build(settings: StorageSettings | None = None) -> ServiceRuntime:
     runtime = ServiceRuntime("storage", settings, MIGRATIONS)
     objects = runtime.use_object_store(settings.s3)
     limits = IngestLimits(
-        retention=timedelta(days=settings.retention_days),
         max_audio_seconds=settings.max_audio_seconds,
         max_text_bytes=settings.max_text_bytes,
         max_text_lines=settings.max_text_lines,
         max_text_line_chars=settings.max_text_line_chars,
     )
-    ingest = Ingest(objects, AudioConverter(settings.ffmpeg), limits)
+    ingest = Ingest(
+        PairStorer(objects, AudioConverter(settings.ffmpeg), limits),
+        objects,
+        runtime.unit_of_work,
+        timedelta(days=settings.retention_days),
+        settings.max_attempts,
+        settings.worker_name,
+    )
     register_consumers(runtime.consumers, ingest, objects)
     register_rpc(runtime)
     return runtime

@@ -1,3 +1,6 @@
+import os
+import socket
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -19,3 +22,10 @@ class StorageSettings(ServiceSettings):
     max_text_bytes: int = Field(default=2_000_000, gt=0)
     max_text_lines: int = Field(default=200_000, gt=0)
     max_text_line_chars: int = Field(default=20_000, gt=0)
+    # A pair is attempted at most this often (a crash while storing it counts; a lost
+    # connection does not): one retry, then the pair is rejected (storage_error).
+    max_attempts: int = Field(default=2, ge=1, le=5)
+    # Recorded with each pair this replica stores.
+    worker_name: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}"[:64], max_length=64
+    )

@@ -7,6 +7,7 @@ from contracts import (
     FileExpired,
     JobCancelled,
     JobSubmitted,
+    PairIngestQueued,
     UploadAbandoned,
     UserDeleted,
 )
@@ -16,25 +17,33 @@ from servicekit.objects import Objects
 from storage_service.service_layer.ingest import Ingest
 from storage_service.service_layer.lifecycle import (
     abandon_upload,
-    cancel_job,
     forget_user,
     mark_expired,
 )
 
 
 def register_consumers(consumers: EventConsumers, ingest: Ingest, objects: Objects) -> None:  # type: ignore[type-arg]
+    # First, so that after a restart deletions are seen before the jobs they delete.
+    @consumers.on(JobCancelled)
+    async def job_cancelled(envelope: Envelope[JobCancelled], uow: UnitOfWork) -> None:
+        """Pairs not started never will be; what was uploaded for the job goes."""
+        await ingest.cancel(envelope, uow)
+
     @consumers.on(JobSubmitted, prefetch=2)
     async def job_submitted(envelope: Envelope[JobSubmitted], uow: UnitOfWork) -> None:
-        """Validate, convert and store every pair of a submitted job."""
-        await ingest.handle(envelope.payload, uow, envelope.correlation_id)
+        """Plan the job's ingest: one work item per pair."""
+        await ingest.plan(envelope, uow)
+
+    # prefetch 1: a replica holds one pair at a time, the others take the next (a big
+    # upload is shared by every replica).
+    @consumers.work(PairIngestQueued, priority=True, prefetch=1)
+    async def pair_queued(envelope: Envelope[PairIngestQueued]) -> None:
+        """Validate, convert and store one pair (no transaction open meanwhile)."""
+        await ingest.store(envelope)
 
     @consumers.on(FileExpired)
     async def file_expired(envelope: Envelope[FileExpired], uow: UnitOfWork) -> None:
         await mark_expired(envelope.payload, uow)
-
-    @consumers.on(JobCancelled)
-    async def job_cancelled(envelope: Envelope[JobCancelled], uow: UnitOfWork) -> None:
-        await cancel_job(envelope.payload, uow, objects)
 
     @consumers.on(UploadAbandoned)
     async def upload_abandoned(envelope: Envelope[UploadAbandoned], uow: UnitOfWork) -> None:

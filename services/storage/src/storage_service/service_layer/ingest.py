@@ -1,246 +1,237 @@
-"""Turns a submitted job into stored corpus files, or into reasons a user can act on."""
+"""Turns a submitted job into stored corpus files, or into reasons a user can act on, one
+pair at a time. A job is planned once (a run, a row and a work item per pair, in the outbox
+with the plan), and any replica stores any pair. No transaction is open while a pair is
+downloaded, checked, converted and uploaded: each step is a short one on the job's locked
+run row (``domain.ingests`` decides), and the replica that records the last pair publishes
+the job's answer (FilesStored or FilesRejected) once."""
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, timedelta
 
-from sqlalchemy import insert, select
-
-from contracts import FileRejection, FilesRejected, FilesStored, JobSubmitted, StoredFile
-from contracts.jobs import SubmittedPair
+from contracts import (
+    Envelope,
+    FilesStored,
+    JobCancelled,
+    JobSubmitted,
+    PairIngestQueued,
+    SubmittedPair,
+)
 from servicekit import UnitOfWork, get_logger, utc_naive_now
-from servicekit.objects import ObjectMissing, Objects
-from storage_service.adapters.audio import AudioConverter
-from storage_service.adapters.tables import (
-    abandoned_uploads,
-    cancelled_jobs,
-    corpus_files,
-    file_storage_metadata,
-)
-from storage_service.domain.checks import (
-    PairRejected,
-    TextLimits,
-    check_audio_header,
-    check_transcript,
-)
+from servicekit.errors import is_unavailable
+from servicekit.objects import Objects
+from storage_service.adapters.ingests import IngestRuns, SqlIngestRuns
+from storage_service.domain.checks import PairRejected
+from storage_service.domain.ingests import IngestRun, PairState, Rejection, StoredPair
 from storage_service.domain.keys import audio_key, text_key
+from storage_service.service_layer.store_pair import IngestLimits, PairStorer
 
-__all__ = ["Ingest", "IngestLimits"]
+__all__ = ["Ingest", "IngestLimits", "RunsOf"]
 
 log = get_logger(__name__)
 
-
-@dataclass(frozen=True)
-class IngestLimits:
-    retention: timedelta
-    max_audio_seconds: float
-    max_text_bytes: int
-    max_text_lines: int
-    max_text_line_chars: int
+RunsOf = Callable[[UnitOfWork], IngestRuns]
 
 
-@dataclass(frozen=True)
-class _Stored:
-    file: StoredFile
-    audio_bytes: int
-    text_bytes: int
-    text_sha256: str
+def sql_runs(uow: UnitOfWork) -> IngestRuns:
+    return SqlIngestRuns(uow.session)
 
 
 class Ingest:
-    def __init__(self, objects: Objects, converter: AudioConverter, limits: IngestLimits) -> None:
+    def __init__(
+        self,
+        storer: PairStorer,
+        objects: Objects,
+        unit_of_work: Callable[[], UnitOfWork],
+        retention: timedelta,
+        max_attempts: int,
+        worker: str,
+        runs: RunsOf = sql_runs,
+    ) -> None:
+        self._storer = storer
         self._objects = objects
-        self._converter = converter
-        self._limits = limits
-        self._text_limits = TextLimits(
-            limits.max_text_bytes, limits.max_text_lines, limits.max_text_line_chars
-        )
+        self._uow = unit_of_work
+        self._retention = retention  # storage's own, for a job whose plan gives none
+        self._max_attempts = max_attempts
+        self._worker = worker
+        self._runs = runs
 
-    async def handle(self, job: JobSubmitted, uow: UnitOfWork, correlation_id: str) -> None:
-        refusal = await self._refusal(job, uow)
-        if refusal is not None:
-            log.info("job.refused_before_storing", code=refusal[0])
-            refused = [_rejection(p, *refusal) for p in job.pairs]
-            uow.emit(
-                FilesRejected(job_id=job.job_id, user_id=job.user_id, rejected=refused),
-                correlation_id=correlation_id,
-            )
-            self._delete_upload(job, uow)
-            return
+    async def plan(self, envelope: Envelope[JobSubmitted], uow: UnitOfWork) -> None:
+        """A submitted job becomes one work item per pair, at the job's priority; or, if it
+        was deleted or its upload abandoned first, a FilesRejected for every pair."""
+        job, now = envelope.payload, utc_naive_now()
+        runs = self._runs(uow)
         # The user's plan decides how long files are kept; storage's own default otherwise.
-        retention = timedelta(days=job.retention_days) if job.retention_days else None
-        expires_at = utc_naive_now() + (retention or self._limits.retention)
-        stored: list[_Stored] = []
-        rejected: list[FileRejection] = []
-        with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:
-            for pair in job.pairs:
-                try:
-                    stored.append(await self._store_pair(job, pair, Path(scratch), expires_at))
-                except PairRejected as exc:
-                    log.info("pair.rejected", index=pair.index, code=exc.code)
-                    rejected.append(_rejection(pair, exc.code, exc.reason))
-        if stored:
-            await self._record(job, stored, uow)
+        retention = timedelta(days=job.retention_days) if job.retention_days else self._retention
+        run = IngestRun.plan(job, now + retention, now)
+        refusal = await runs.refusal(job.job_id)
+        if refusal is not None:
+            log.info("job.refused_before_storing", code=refusal.code)
+            run.refuse(refusal, now)
+            self._emit(run, uow, envelope.correlation_id)
+            self._delete_after_commit(uow, _upload_keys(*job.pairs))
+            return
+        if not await runs.add(run):
+            log.info("job.not_planned", reason="planned already")
+            return
+        for pair in job.pairs:
             uow.emit(
-                FilesStored(
+                PairIngestQueued(
                     job_id=job.job_id,
                     user_id=job.user_id,
-                    language=job.language,
-                    engine=job.engine,
-                    options=job.options,
+                    pair=pair,
+                    expires_at=run.expires_at.replace(tzinfo=UTC),
                     priority=job.priority,
-                    files=[s.file for s in stored],
-                    rejected=rejected,
-                    total_bytes=sum(s.audio_bytes + s.text_bytes for s in stored),
+                    pairs_total=len(job.pairs),
                 ),
-                correlation_id=correlation_id,
+                correlation_id=envelope.correlation_id,
                 priority=job.priority,
             )
-        else:
-            uow.emit(
-                FilesRejected(job_id=job.job_id, user_id=job.user_id, rejected=rejected),
-                correlation_id=correlation_id,
-            )
-        self._delete_upload(job, uow)
+        self._emit(run, uow, envelope.correlation_id)  # a job without pairs: answered now
+        log.info("job.planned", pairs=len(job.pairs))
 
-    def _delete_upload(self, job: JobSubmitted, uow: UnitOfWork) -> None:
-        """The uploaded parts, once what became of them is committed."""
-        incoming = [key for p in job.pairs for key in (p.audio_key, p.text_key)]
-        uow.after_commit(lambda: self._objects.delete(incoming))
-
-    async def _refusal(self, job: JobSubmitted, uow: UnitOfWork) -> tuple[str, str] | None:
-        """Why the job must not be stored at all: deleted by its owner, or its upload found
-        abandoned by the janitor (and deleted) before this JobSubmitted came."""
-        for table, code, reason in (
-            (cancelled_jobs, "cancelled", "the job was deleted"),
-            (
-                abandoned_uploads,
-                "upload_abandoned",
-                "the upload was not finished in time and was discarded; submit the files again",
-            ),
-        ):
-            found = await uow.session.execute(
-                select(table.c.job_id).where(table.c.job_id == job.job_id)
-            )
-            if found.first() is not None:
-                return code, reason
-        return None
-
-    async def _store_pair(
-        self, job: JobSubmitted, pair: SubmittedPair, scratch: Path, expires_at: datetime
-    ) -> _Stored:
-        audio_label = f"audio_files[{pair.index}] '{pair.audio_name}'"
-        text_label = f"text_files[{pair.index}] '{pair.text_name}'"
-        source, wav, text_path = (scratch / f"{pair.index}.{n}" for n in ("in", "wav", "txt"))
+    async def store(self, envelope: Envelope[PairIngestQueued]) -> None:
+        """One pair: claimed, stored with no transaction open, its outcome recorded; the
+        replica that records the job's last pair publishes the job's answer."""
+        item = envelope.payload
+        file_id = item.pair.file_id
+        async with self._uow() as uow:
+            run = await self._runs(uow).get(item.job_id)
+            if run is None:  # the user was deleted meanwhile (the plan came with the item)
+                log.info("pair.skipped", file_id=str(file_id), reason="no such job any more")
+                return
+            if run.pair(file_id).final:
+                log.info("pair.skipped", file_id=str(file_id), reason="final already")
+                return
+            attempt = run.start(file_id, self._worker, self._max_attempts, utc_naive_now())
+            await self._save(run, uow, envelope)
+        if attempt is None:
+            log.info("pair.skipped", file_id=str(file_id), reason="cancelled or given up")
+            return
         try:
-            await self._objects.download(pair.audio_key, source)
-            await self._objects.download(pair.text_key, text_path)
-        except ObjectMissing as exc:
-            raise PairRejected("upload_missing", f"{audio_label}: the upload was lost") from exc
-        with source.open("rb") as head:
-            check_audio_header(head.read(8192), audio_label)
-        text = check_transcript(text_path.read_bytes(), text_label, self._text_limits)
-        duration = await self._converter.to_canonical_wav(source, wav, audio_label)
-        if duration > self._limits.max_audio_seconds:
-            raise PairRejected(
-                "audio_too_long",
-                f"{audio_label} lasts {duration:.0f} s; the limit is "
-                f"{self._limits.max_audio_seconds:.0f} s",
-            )
-        text_path.write_text(text, encoding="utf-8")
-        keys = (
-            audio_key(job.user_id, job.job_id, pair.file_id),
-            text_key(job.user_id, job.job_id, pair.file_id),
-        )
-        await self._objects.upload(keys[0], wav, "audio/wav")
-        await self._objects.upload(keys[1], text_path, "text/plain; charset=utf-8")
-        audio_bytes, text_bytes = wav.stat().st_size, text_path.stat().st_size
-        return _Stored(
-            file=StoredFile(
-                corpus_file_id=pair.file_id,
-                index=pair.index,
-                stem=pair.stem,
-                audio_name=pair.audio_name,
-                text_name=pair.text_name,
-                audio_key=keys[0],
-                text_key=keys[1],
-                duration_seconds=duration,
-                stored_bytes=audio_bytes + text_bytes,
-                audio_sha256=_sha256(wav),
-                expires_at=expires_at.replace(tzinfo=UTC),
-            ),
-            audio_bytes=audio_bytes,
-            text_bytes=text_bytes,
-            text_sha256=_sha256(text_path),
-        )
+            outcome = await self._store_one(item)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) or is_unavailable(exc):
+                await asyncio.shield(self._interrupted(envelope, attempt))
+                raise
+            if isinstance(exc, Exception) and not await self._failed(envelope, attempt):
+                log.exception("pair.failed", attempt=attempt, retried=False, file_id=str(file_id))
+                return
+            raise
+        await self._record(envelope, outcome)
 
-    async def _record(self, job: JobSubmitted, stored: list[_Stored], uow: UnitOfWork) -> None:
-        now = utc_naive_now()
-        await uow.session.execute(
-            insert(corpus_files),
-            [
-                {
-                    "id": s.file.corpus_file_id,
-                    "job_id": job.job_id,
-                    "user_id": job.user_id,
-                    "file_index": s.file.index,
-                    "stem": s.file.stem,
-                    "audio_name": s.file.audio_name,
-                    "text_name": s.file.text_name,
-                    "duration_seconds": s.file.duration_seconds,
-                    "status": "STORED",
-                    "created_at": now,
-                }
-                for s in stored
-            ],
-        )
-        rows = []
-        for s in stored:
-            expires = s.file.expires_at.replace(tzinfo=None)
-            common = {
-                "corpus_file_id": s.file.corpus_file_id,
-                "expires_at": expires,
-                "created_at": now,
-            }
-            rows.append(
-                common
-                | {
-                    "kind": "audio",
-                    "size_bytes": s.audio_bytes,
-                    "sha256": s.file.audio_sha256,
-                    "content_type": "audio/wav",
-                }
-            )
-            rows.append(
-                common
-                | {
-                    "kind": "text",
-                    "size_bytes": s.text_bytes,
-                    "sha256": s.text_sha256,
-                    "content_type": "text/plain",
-                }
-            )
-        await uow.session.execute(insert(file_storage_metadata), rows)
+    async def cancel(self, envelope: Envelope[JobCancelled], uow: UnitOfWork) -> None:
+        """The owner deleted the job: a JobSubmitted not yet planned is refused when it
+        comes; pairs not started are rejected (``cancelled``), running ones finish (their
+        files are then the janitor's to delete). What was uploaded for it goes."""
+        event = envelope.payload
+        runs = self._runs(uow)
+        await runs.record_cancelled(event.job_id, event.user_id)
+        run = await runs.get(event.job_id)
+        if run is not None:
+            run.cancel(utc_naive_now())
+            await runs.save(run)
+            self._emit(run, uow, envelope.correlation_id)
+
+        async def delete_upload() -> None:
+            await self._objects.delete_prefix(f"incoming/{event.user_id}/{event.job_id}/")
+
+        uow.after_commit(delete_upload)
+
+    async def _store_one(self, item: PairIngestQueued) -> StoredPair | Rejection:
+        """Content refusals reject the pair; any other error is raised."""
+        try:
+            return await self._storer.store(item.user_id, item.job_id, item.pair)
+        except PairRejected as exc:
+            log.info("pair.rejected", index=item.pair.index, code=exc.code)
+            return Rejection(exc.code, exc.reason)
+
+    async def _record(
+        self, envelope: Envelope[PairIngestQueued], outcome: StoredPair | Rejection
+    ) -> None:
+        item = envelope.payload
+        file_id = item.pair.file_id
+        async with self._uow() as uow:
+            run = await self._runs(uow).get(item.job_id)
+            if run is None:  # the user was deleted while the pair was stored: none of it stays
+                log.info("pair.result_dropped", file_id=str(file_id), reason="no such job")
+                await self._objects.delete(_upload_keys(item.pair) + _corpus_keys(item))
+                return
+            if not run.finish(file_id, outcome, utc_naive_now()):
+                log.info("pair.result_dropped", file_id=str(file_id), reason="final already")
+                return
+            await self._save(run, uow, envelope)
+        log.info("pair.recorded", file_id=str(file_id), state=run.pair(file_id).state.value)
+
+    async def _failed(self, envelope: Envelope[PairIngestQueued], attempt: int) -> bool:
+        """An attempt failed unexpectedly: True to have the delivery retried (the kit does,
+        after a pause; the next delivery is the pair's next attempt). False when that was
+        its last attempt: the pair is rejected now (``storage_error``), rather than looping."""
+        item = envelope.payload
+        try:
+            async with self._uow() as uow:
+                run = await self._runs(uow).get(item.job_id)
+                if run is None:
+                    return True
+                if run.failed(item.pair.file_id, attempt, self._max_attempts, utc_naive_now()):
+                    return True
+                await self._save(run, uow, envelope)
+        except Exception as exc:  # the next delivery counts the attempt instead
+            log.warning("pair.failure_not_recorded", attempt=attempt, error=type(exc).__name__)
+            return True
+        return False
+
+    async def _interrupted(self, envelope: Envelope[PairIngestQueued], attempt: int) -> None:
+        """Take back an attempt that was cut short rather than failed (best effort: with
+        the database away it stays counted)."""
+        item = envelope.payload
+        try:
+            async with self._uow() as uow:
+                run = await self._runs(uow).get(item.job_id)
+                if run is not None:
+                    run.interrupted(item.pair.file_id, attempt)
+                    await self._save(run, uow, envelope)
+        except Exception as exc:
+            log.warning("pair.attempt_kept", attempt=attempt, error=type(exc).__name__)
+        else:
+            log.warning("pair.interrupted", attempt=attempt, counted=False)
+
+    async def _save(
+        self, run: IngestRun, uow: UnitOfWork, envelope: Envelope[PairIngestQueued]
+    ) -> None:
+        """The run and its events, committed; then, if the pair is final, its upload goes
+        (and, rejected, whatever an earlier attempt of it may have written)."""
+        item = envelope.payload
+        pair = run.pair(item.pair.file_id)
+        await self._runs(uow).save(run)
+        self._emit(run, uow, envelope.correlation_id)
+        if pair.final:
+            keys = _upload_keys(item.pair)
+            if pair.state is PairState.REJECTED and pair.attempts:
+                keys += _corpus_keys(item)
+            self._delete_after_commit(uow, keys)
+        await uow.commit()
+
+    def _delete_after_commit(self, uow: UnitOfWork, keys: list[str]) -> None:
+        async def delete() -> None:
+            await self._objects.delete(keys)
+
+        uow.after_commit(delete)
+
+    @staticmethod
+    def _emit(run: IngestRun, uow: UnitOfWork, correlation_id: str) -> None:
+        for event in run.events:
+            priority = run.priority if isinstance(event, FilesStored) else None
+            uow.emit(event, correlation_id=correlation_id, priority=priority)
+        run.events.clear()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _upload_keys(*pairs: SubmittedPair) -> list[str]:
+    """The uploaded parts under incoming/."""
+    return [key for p in pairs for key in (p.audio_key, p.text_key)]
 
 
-def _rejection(pair: SubmittedPair, code: str, reason: str) -> FileRejection:
-    return FileRejection(
-        corpus_file_id=pair.file_id,
-        index=pair.index,
-        audio_name=pair.audio_name,
-        text_name=pair.text_name,
-        code=code,
-        reason=reason,
-    )
+def _corpus_keys(item: PairIngestQueued) -> list[str]:
+    return [_key(item.user_id, item.job_id, item.pair.file_id) for _key in (audio_key, text_key)]

@@ -1,5 +1,5 @@
-"""What happens to stored files after ingest (expiry, job and account deletion), and to
-uploads the janitor found abandoned."""
+"""What happens to stored files after ingest (expiry, account deletion), and to uploads the
+janitor found abandoned. (A job's deletion stops its ingest: ``ingest.Ingest.cancel``.)"""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from uuid import UUID
 
 from sqlalchemy import delete, insert, select, update
 
-from contracts import FileExpired, JobCancelled, UploadAbandoned
+from contracts import FileExpired, UploadAbandoned
 from servicekit import UnitOfWork, utc_naive_now
 from servicekit.objects import Objects
+from storage_service.adapters.ingests import SqlIngestRuns
 from storage_service.adapters.tables import (
     abandoned_uploads,
     cancelled_jobs,
@@ -17,7 +18,7 @@ from storage_service.adapters.tables import (
     file_storage_metadata,
 )
 
-__all__ = ["abandon_upload", "cancel_job", "forget_user", "mark_expired"]
+__all__ = ["abandon_upload", "forget_user", "mark_expired"]
 
 
 async def mark_expired(event: FileExpired, uow: UnitOfWork) -> None:
@@ -40,22 +41,6 @@ async def mark_expired(event: FileExpired, uow: UnitOfWork) -> None:
     )
 
 
-async def cancel_job(event: JobCancelled, uow: UnitOfWork, objects: Objects) -> None:
-    """The owner deleted the job. Its stored files are the janitor's to delete (it publishes
-    FileExpired for each); here, a JobSubmitted not yet handled is marked not to be stored,
-    and what was uploaded for it goes."""
-    await uow.session.execute(
-        insert(cancelled_jobs)
-        .prefix_with("IGNORE")
-        .values(job_id=event.job_id, user_id=event.user_id, cancelled_at=utc_naive_now())
-    )
-
-    async def delete_upload() -> None:
-        await objects.delete_prefix(f"incoming/{event.user_id}/{event.job_id}/")
-
-    uow.after_commit(delete_upload)
-
-
 async def abandon_upload(event: UploadAbandoned, uow: UnitOfWork) -> None:
     """The janitor deleted an upload that never became a job: a JobSubmitted for it that
     still comes (however late) is refused rather than stored from what is left."""
@@ -67,7 +52,9 @@ async def abandon_upload(event: UploadAbandoned, uow: UnitOfWork) -> None:
 
 
 async def forget_user(user_id: UUID, uow: UnitOfWork, objects: Objects) -> None:
-    """Account deletion: every row and every object of the user."""
+    """Account deletion: every row and every object of the user (a pair still being
+    stored finds its job gone and deletes what it wrote)."""
+    await SqlIngestRuns(uow.session).forget_user(user_id)
     await uow.session.execute(delete(cancelled_jobs).where(cancelled_jobs.c.user_id == user_id))
     await uow.session.execute(
         delete(abandoned_uploads).where(abandoned_uploads.c.user_id == user_id)
