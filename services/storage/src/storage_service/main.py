@@ -36,7 +36,8 @@ def build(settings: StorageSettings | None = None) -> ServiceRuntime:
         settings.max_attempts,
         settings.worker_name,
     )
-    register_consumers(runtime.consumers, ingest, objects)
+    pair_timeout = timedelta(seconds=settings.pair_timeout_seconds)
+    register_consumers(runtime.consumers, ingest, pair_timeout, objects)
     register_rpc(runtime)
     return runtime
 

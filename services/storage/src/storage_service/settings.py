@@ -25,6 +25,11 @@ class StorageSettings(ServiceSettings):
     # A pair is attempted at most this often (a crash while storing it counts; a lost
     # connection does not): one retry, then the pair is rejected (storage_error).
     max_attempts: int = Field(default=2, ge=1, le=5)
+    # How long one pair's delivery may stay unacknowledged (the work queue's
+    # x-consumer-timeout): ffmpeg alone may take 30 min (AudioConverter's timeout), plus the
+    # transfers of a file of up to 4 GiB. RabbitMQ before 3.12 ignores it and keeps its own
+    # consumer_timeout (30 min).
+    pair_timeout_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
     # Recorded with each pair this replica stores.
     worker_name: str = Field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}"[:64], max_length=64

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from contracts import (
     Envelope,
     FileExpired,
@@ -22,7 +24,12 @@ from storage_service.service_layer.lifecycle import (
 )
 
 
-def register_consumers(consumers: EventConsumers, ingest: Ingest, objects: Objects) -> None:  # type: ignore[type-arg]
+def register_consumers(
+    consumers: EventConsumers,  # type: ignore[type-arg]
+    ingest: Ingest,
+    pair_timeout: timedelta,
+    objects: Objects,
+) -> None:
     # First, so that after a restart deletions are seen before the jobs they delete.
     @consumers.on(JobCancelled)
     async def job_cancelled(envelope: Envelope[JobCancelled], uow: UnitOfWork) -> None:
@@ -36,7 +43,7 @@ def register_consumers(consumers: EventConsumers, ingest: Ingest, objects: Objec
 
     # prefetch 1: a replica holds one pair at a time, the others take the next (a big
     # upload is shared by every replica).
-    @consumers.work(PairIngestQueued, priority=True, prefetch=1)
+    @consumers.work(PairIngestQueued, priority=True, prefetch=1, consumer_timeout=pair_timeout)
     async def pair_queued(envelope: Envelope[PairIngestQueued]) -> None:
         """Validate, convert and store one pair (no transaction open meanwhile)."""
         await ingest.store(envelope)
