@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import Any, Protocol
 
+from aiohttp import ClientResponse
 from miniopy_async.api import Minio
 from miniopy_async.deleteobjects import DeleteObject
 from miniopy_async.error import S3Error
 
-__all__ = ["ListedObject", "ObjectMissing", "Objects"]
+__all__ = ["STREAM_CHUNK_BYTES", "ListedObject", "ObjectMissing", "ObjectStream", "Objects"]
+
+STREAM_CHUNK_BYTES = 256 * 1024
 
 
 class ObjectMissing(Exception):
@@ -45,6 +50,46 @@ class _Prepend:
             data = await self._stream.read(size)
         self.total += len(data)
         return data
+
+
+class ObjectStream:
+    """An object's bytes (or a range of them) as S3 sends them, in chunks of at most
+    ``chunk_size``: memory stays flat whatever the object's size. Use it as an async
+    context manager, or call ``close()``: closing before the end drops the S3 connection
+    (the rest is not read), so a client that goes away costs nothing more."""
+
+    def __init__(self, response: ClientResponse, chunk_size: int = STREAM_CHUNK_BYTES) -> None:
+        self._response = response
+        self._chunk_size = chunk_size
+        declared = response.headers.get("Content-Length", "")
+        self.length = int(declared) if declared.isdigit() else None  # the bytes it will give
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._response.content.iter_chunked(self._chunk_size):
+            yield chunk
+
+    async def read_all(self) -> bytes:
+        """The whole body, for small objects only."""
+        async with self:
+            return bytes(await self._response.read())
+
+    def close(self) -> None:
+        self._response.release()  # idempotent; mid-body it closes the connection
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._response.closed)
+
+    async def __aenter__(self) -> ObjectStream:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class Objects:
@@ -97,18 +142,22 @@ class Objects:
 
     async def get_bytes(self, key: str, offset: int = 0, length: int = 0) -> bytes:
         """The object (or ``length`` bytes from ``offset``; 0 means to the end)."""
+        return await (await self.stream(key, offset, length)).read_all()
+
+    async def stream(
+        self, key: str, offset: int = 0, length: int = 0, chunk_size: int = STREAM_CHUNK_BYTES
+    ) -> ObjectStream:
+        """The object (or ``length`` bytes from ``offset``; 0 means to the end), opened:
+        a missing object raises ``ObjectMissing`` here, before any byte is read."""
         try:
-            response = await self._client.get_object(
+            response: Any = await self._client.get_object(
                 self._bucket, key, offset=offset, length=length
             )
         except S3Error as exc:
             if exc.code in {"NoSuchKey", "NoSuchObject"}:
                 raise ObjectMissing(key) from exc
             raise
-        try:
-            return bytes(await response.read())
-        finally:
-            response.release()
+        return ObjectStream(response, chunk_size)
 
     async def size(self, key: str) -> int:
         try:

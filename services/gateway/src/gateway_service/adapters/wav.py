@@ -7,7 +7,15 @@ import struct
 import wave
 from dataclasses import dataclass
 
-__all__ = ["WavLayout", "parse_header", "segment_range", "wav_bytes"]
+__all__ = [
+    "HEADER_PROBE_BYTES",
+    "NotCanonicalWav",
+    "WavLayout",
+    "parse_header",
+    "segment_range",
+    "wav_bytes",
+    "wav_header",
+]
 
 HEADER_PROBE_BYTES = 4096
 
@@ -60,6 +68,27 @@ def segment_range(layout: WavLayout, start: float, end: float) -> tuple[int, int
     first = round(start * layout.sample_rate)
     last = round(end * layout.sample_rate)
     return layout.data_offset + first * layout.frame_bytes, (last - first) * layout.frame_bytes
+
+
+def wav_header(layout: WavLayout, data_size: int) -> bytes:
+    """The 44-byte header ``wav_bytes`` writes for ``data_size`` bytes of frames, for
+    sending the frames after it as they come."""
+    byte_rate = layout.sample_rate * layout.frame_bytes
+    return (
+        struct.pack("<4sI4s", b"RIFF", 36 + data_size, b"WAVE")
+        + struct.pack(
+            "<4sIHHIIHH",
+            b"fmt ",
+            16,
+            1,  # PCM
+            layout.channels,
+            layout.sample_rate,
+            byte_rate,
+            layout.frame_bytes,
+            layout.sample_width * 8,
+        )
+        + struct.pack("<4sI", b"data", data_size)
+    )
 
 
 def wav_bytes(layout: WavLayout, frames: bytes) -> bytes:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import io
-import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import quote
@@ -14,19 +14,21 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from contracts import JobSubmitted
-from contracts.results import AlignmentResult
 from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota, quota_refusal
-from gateway_service.adapters.formats import RENDERED_FORMATS, render
+from gateway_service.adapters.formats import RENDERED_FORMATS
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
 from gateway_service.adapters.tokens import AccessClaims
 from gateway_service.adapters.upload import BadUpload, MultipartUpload, UploadLimits, UploadTooLarge
-from gateway_service.adapters.wav import NotCanonicalWav, parse_header, segment_range, wav_bytes
 from gateway_service.api.deps import CorrelationId, CurrentUser, Limits, Rpc
 from gateway_service.api.errors import RPC_STATUS, ApiError
+from gateway_service.api.streaming import streamed
 from gateway_service.api.users import quota_of
 from gateway_service.api.views import FilesOut, JobDeleted, JobList, JobOut, file_out, job_out
 from gateway_service.domain.jobs import FileStatus, JobStatus
 from gateway_service.domain.pairing import PairingError
+from gateway_service.domain.ranges import RangeNotSatisfiable
+from gateway_service.service_layer import downloads
+from gateway_service.service_layer.downloads import SUFFIXES, safe_name
 from gateway_service.service_layer.submit import DuplicateSubmission, Submissions
 from servicekit import UnitOfWork
 from servicekit.objects import ObjectMissing, Objects
@@ -36,12 +38,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/alignment", tags=["alignment"])
 
-MAX_SEGMENT_SECONDS = 600.0
 MEDIA_TYPES = {"json": "application/json", "textgrid": "text/plain; charset=utf-8"} | {
     name: media for name, (media, _) in RENDERED_FORMATS.items()
-}
-SUFFIXES = {"json": ".json", "textgrid": ".TextGrid"} | {
-    name: suffix for name, (_, suffix) in RENDERED_FORMATS.items()
 }
 ResultFormat = Literal["json", "textgrid", "csv", "srt", "vtt"]
 
@@ -320,17 +318,22 @@ async def get_result(
     """One file's alignment, or a zip of every aligned file of the corpus. Subtitles
     (srt, vtt) have a cue per word, or per sentence with ``level=sentence``."""
     job = await _load(request, user.user_id, job_id)
-    if file_id is not None or len(job.files) == 1:
-        f = _pick_file(job, file_id)
-        _available(f, "result")
-        if f.status is not FileStatus.ALIGNED:
-            raise ApiError(
-                409, "result_not_ready", f"'{f.audio_name}' is {f.status.value}", {"error": f.error}
-            )
-        body = await _result(objects, f, format, level)
-        return Response(
-            body, media_type=MEDIA_TYPES[format], headers=_attachment(f.stem + SUFFIXES[format])
+    if file_id is None and len(job.files) != 1:
+        with _refusals():
+            archive = downloads.result_archive(objects, _aligned(job), format, level)
+            return await streamed(archive, "application/zip", _attachment(f"{job.id}-{format}.zip"))
+    f = _pick_file(job, file_id)
+    _available(f, "result")
+    if f.status is not FileStatus.ALIGNED:
+        raise ApiError(
+            409, "result_not_ready", f"'{f.audio_name}' is {f.status.value}", {"error": f.error}
         )
+    with _refusals():
+        download = await downloads.result_file(objects, f, format, level)
+        return await streamed(download, MEDIA_TYPES[format], _attachment(f.stem + SUFFIXES[format]))
+
+
+def _aligned(job: JobRecord) -> list[FileRecord]:
     aligned = [f for f in job.files if f.status is FileStatus.ALIGNED]
     if not aligned:
         expired = any(f.status is FileStatus.EXPIRED for f in job.files)
@@ -339,47 +342,33 @@ async def get_result(
             "expired" if expired else "result_not_ready",
             f"no file of this job has a result (job is {job.status.value})",
         )
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for f in aligned:
-            zf.writestr(
-                _safe_name(f.stem) + SUFFIXES[format], await _result(objects, f, format, level)
-            )
-    return Response(
-        archive.getvalue(),
-        media_type="application/zip",
-        headers=_attachment(f"{job.id}-{format}.zip"),
-    )
-
-
-async def _result(objects: Objects, f: FileRecord, fmt: str, level: str) -> bytes:
-    if "validation" in f.result_keys:  # a validate-only job: its report is the result
-        if fmt != "json":
-            raise ApiError(409, "validation_only", "this job only validated its texts: use json")
-        return await _read(objects, f.result_keys["validation"])
-    if fmt in f.result_keys:  # stored by the aligner
-        return await _read(objects, f.result_keys[fmt])
-    result = AlignmentResult.model_validate_json(await _read(objects, f.result_keys["json"]))
-    return render(result, fmt, level, f.stem)
-
-
-async def _read(objects: Objects, key: str, offset: int = 0, length: int = 0) -> bytes:
-    try:
-        return await objects.get_bytes(key, offset, length)
-    except ObjectMissing as exc:
-        raise ApiError(410, "expired", "this file is no longer stored") from exc
-
-
-def _safe_name(stem: str) -> str:
-    parts = [p for p in stem.replace("\\", "/").split("/") if p not in ("", ".", "..")]
-    return "/".join(parts) or "file"
+    return aligned
 
 
 def _attachment(name: str) -> dict[str, str]:
-    name = _safe_name(name).replace("/", "_")
+    name = safe_name(name).replace("/", "_")
     ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "")
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
     return {"Content-Disposition": disposition}
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """The download workflows' refusals, as the API answers them."""
+    try:
+        yield
+    except ObjectMissing as exc:
+        raise ApiError(410, "expired", "this file is no longer stored") from exc
+    except RangeNotSatisfiable as exc:
+        raise ApiError(
+            416, "range_not_satisfiable", str(exc), headers={"Content-Range": f"bytes */{exc.size}"}
+        ) from exc
+    except downloads.ValidationOnly as exc:
+        raise ApiError(409, "validation_only", str(exc)) from exc
+    except downloads.NotCuttable as exc:
+        raise ApiError(409, "audio_not_ready", str(exc)) from exc
+    except downloads.InvalidSegment as exc:
+        raise ApiError(422, "invalid_segment", str(exc)) from exc
 
 
 @router.get("/{job_id}/download/audio")
@@ -396,41 +385,10 @@ async def download_audio(
     _available(f, "audio")
     if f.audio_key is None:
         raise ApiError(409, "audio_not_ready", f"'{f.audio_name}' is {f.status.value}")
-    try:
-        size = await objects.size(f.audio_key)
-    except ObjectMissing as exc:
-        raise ApiError(410, "expired", "this file is no longer stored") from exc
     headers = {"Accept-Ranges": "bytes"} | _attachment(f.stem + ".wav")
-    if range_header is None:
-        return Response(await _read(objects, f.audio_key), media_type="audio/wav", headers=headers)
-    first, last = _parse_range(range_header, size)
-    body = await _read(objects, f.audio_key, first, last - first + 1)
-    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-    return Response(body, status_code=206, media_type="audio/wav", headers=headers)
-
-
-def _parse_range(header: str, size: int) -> tuple[int, int]:
-    unsatisfiable = ApiError(
-        416,
-        "range_not_satisfiable",
-        f"the file has {size} bytes",
-        headers={"Content-Range": f"bytes */{size}"},
-    )
-    unit, _, spec = header.partition("=")
-    if unit.strip() != "bytes" or "," in spec or "-" not in spec:
-        raise unsatisfiable
-    start_text, end_text = (s.strip() for s in spec.split("-", 1))
-    try:
-        if start_text == "":  # the last N bytes
-            first, last = max(size - int(end_text), 0), size - 1
-        else:
-            first = int(start_text)
-            last = min(int(end_text), size - 1) if end_text else size - 1
-    except ValueError as exc:
-        raise unsatisfiable from exc
-    if first < 0 or first > last or first >= size:
-        raise unsatisfiable
-    return first, last
+    with _refusals():
+        download = await downloads.audio(objects, f.audio_key, range_header)
+        return await streamed(download, "audio/wav", headers)
 
 
 @router.get("/{job_id}/audio/segment")
@@ -448,24 +406,7 @@ async def audio_segment(
     _available(f, "audio")
     if f.audio_key is None or f.duration is None:
         raise ApiError(409, "audio_not_ready", f"'{f.audio_name}' is {f.status.value}")
-    if start >= end:
-        raise ApiError(422, "invalid_segment", "start must be before end")
-    if end - start > MAX_SEGMENT_SECONDS:
-        raise ApiError(
-            422, "invalid_segment", f"a segment lasts at most {MAX_SEGMENT_SECONDS:.0f} s"
-        )
-    try:
-        layout = parse_header(await _read(objects, f.audio_key, 0, 4096))
-    except NotCanonicalWav as exc:
-        raise ApiError(409, "audio_not_ready", "the stored audio cannot be cut") from exc
-    if end > layout.duration + 1e-9:
-        raise ApiError(
-            422, "invalid_segment", f"the audio lasts {layout.duration:.3f} s; end is past it"
-        )
-    offset, length = segment_range(layout, start, end)
-    frames = await _read(objects, f.audio_key, offset, length) if length else b""
-    return Response(
-        wav_bytes(layout, frames),
-        media_type="audio/wav",
-        headers=_attachment(f"{f.stem}-{start:.3f}-{end:.3f}.wav"),
-    )
+    name = f"{f.stem}-{start:.3f}-{end:.3f}.wav"
+    with _refusals():
+        download = await downloads.segment(objects, f.audio_key, start, end)
+        return await streamed(download, "audio/wav", _attachment(name))

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import datetime
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from contracts.rpc import (
     DeleteAccount,
@@ -18,17 +20,18 @@ from contracts.rpc import (
     QuotaReport,
     UserProfile,
 )
-from gateway_service.adapters.repository import JobRepository
+from gateway_service.adapters.repository import JobRecord, JobRepository
 from gateway_service.adapters.tokens import AccessClaims
 from gateway_service.api.deps import CorrelationId, CurrentUser, Rpc
+from gateway_service.api.streaming import streamed
 from gateway_service.api.views import JobOut, job_out
+from gateway_service.service_layer.downloads import Download
+from gateway_service.service_layer.exports import job_pages
 from servicekit.rpc import RpcClient
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/users", tags=["users"])
-
-EXPORT_PAGE = 100
 
 
 class Usage(BaseModel):
@@ -50,6 +53,10 @@ class AccountExport(BaseModel):
     profile: UserProfile
     quota: QuotaOut
     jobs: list[JobOut]
+
+
+EXPORT_JSON = TypeAdapter(AccountExport)
+JOB_JSON = TypeAdapter(JobOut)
 
 
 async def quota_of(
@@ -85,27 +92,36 @@ async def quota(
 @router.get("/me/export", response_model=AccountExport)
 async def export(
     request: Request, user: CurrentUser, rpc: Rpc, correlation_id: CorrelationId
-) -> AccountExport:
+) -> Response:
     """Everything we hold about you: profile, plan, usage, jobs and their files."""
     profile = await rpc.call(
         GetUser(user_id=user.user_id, correlation_id=correlation_id), UserProfile
     )
-    jobs: list[JobOut] = []
-    async with request.app.state.unit_of_work() as uow:
-        repository = JobRepository(uow.session)
-        page = await repository.list(user.user_id, status=None, before=None, limit=EXPORT_PAGE)
-        while page:
-            jobs += [job_out(j) for j in page]
-            last = page[-1]
-            page = await repository.list(
-                user.user_id, status=None, before=(last.created_at, last.id), limit=EXPORT_PAGE
-            )
-    return AccountExport(
+    head = AccountExport(
         exported_at=datetime.now().astimezone(),
         profile=profile,
         quota=await quota_of(request, user, rpc, correlation_id),
-        jobs=jobs,
+        jobs=[],
     )
+    pages = job_pages(request.app.state.unit_of_work, user.user_id)
+    return await streamed(Download(export_json(head, pages)), "application/json", {})
+
+
+async def export_json(
+    head: AccountExport, pages: AsyncGenerator[list[JobRecord], None]
+) -> AsyncGenerator[bytes, None]:
+    """The export's JSON as FastAPI writes the whole model, its jobs written as they are
+    read (``jobs`` is the model's last field)."""
+    opening = EXPORT_JSON.dump_json(head, by_alias=True)
+    if head.jobs or not opening.endswith(b'"jobs":[]}'):
+        raise ValueError("the export's head has no jobs, and jobs is its last field")
+    prefix, first = opening[:-2], True  # up to and including '"jobs":['
+    async with aclosing(pages):
+        async for page in pages:
+            jobs = b",".join(JOB_JSON.dump_json(job_out(j), by_alias=True) for j in page)
+            yield (prefix if first else b",") + jobs
+            first = False
+    yield (prefix if first else b"") + b"]}"
 
 
 @router.delete("/me", status_code=status.HTTP_202_ACCEPTED)
