@@ -70,6 +70,7 @@ NOT_STORED: dict[str, str] = {
     "Envelope.producer": "logged only",
     "JobSubmitted.options[key]": "options are kept as JSON in a TEXT column (jobs.options)",
     "FilesStored.options[key]": "options are kept as JSON in a TEXT column (jobs.options)",
+    "FileAlignmentQueued.options[key]": "the job's options, read by the aligner, not stored",
     "SubmittedPair.text_key": "the upload under incoming/: storage reads it and deletes it",
     "JobCancelled.reason": "logged only",
     "FileRejection.code": "logged only",

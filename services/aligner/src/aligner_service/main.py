@@ -15,7 +15,7 @@ from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.registry import EngineRegistry
 from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
 from aligner_service.entrypoints.events import register_consumers
-from aligner_service.service_layer.aging import OverdueFiles
+from aligner_service.service_layer.aging import OverdueJobs
 from aligner_service.service_layer.align_file import FileAligner
 from aligner_service.service_layer.align_files import AlignFiles
 from aligner_service.settings import AlignerSettings
@@ -64,7 +64,7 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     register_consumers(
         runtime.consumers,
         files,
-        OverdueFiles(files, requeue),
+        OverdueJobs(files, requeue),
         promote_after,
         file_timeout,
         objects,

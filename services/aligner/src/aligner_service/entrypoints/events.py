@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from aligner_service.adapters.runs import SqlJobRuns
-from aligner_service.service_layer.aging import OverdueFiles
+from aligner_service.service_layer.aging import OverdueJobs
 from aligner_service.service_layer.align_files import AlignFiles
 from contracts import Envelope, FileAlignmentQueued, FilesStored, JobCancelled, UserDeleted
 from servicekit import UnitOfWork, get_logger
@@ -18,7 +18,7 @@ log = get_logger(__name__)
 def register_consumers(
     consumers: EventConsumers,  # type: ignore[type-arg]
     files: AlignFiles,
-    overdue: OverdueFiles,
+    overdue: OverdueJobs,
     promote_after: timedelta,
     file_timeout: timedelta,
     objects: Objects,
@@ -42,10 +42,10 @@ def register_consumers(
         """Align one file (no transaction open meanwhile)."""
         await files.align(envelope)
 
-    @consumers.on(FileAlignmentQueued, lane="overdue", delay=promote_after, prefetch=1)
-    async def file_overdue(envelope: Envelope[FileAlignmentQueued], uow: UnitOfWork) -> None:
-        """Held until the file has waited ``promote_after``; then, if it has not started,
-        sent to the work queue again at the top priority."""
+    @consumers.on(FilesStored, lane="overdue", delay=promote_after, prefetch=1)
+    async def files_stored_overdue(envelope: Envelope[FilesStored], uow: UnitOfWork) -> None:
+        """Held until the job has waited ``promote_after``; then its files that have not
+        started are sent to the work queue again at the top priority."""
         await overdue.handle(envelope, uow)
 
     @consumers.on(UserDeleted)

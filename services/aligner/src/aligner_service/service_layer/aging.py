@@ -1,31 +1,31 @@
-"""Aging for the work queue, so that no file starves.
+"""Aging for the work queue, so that no job starves.
 
 RabbitMQ hands out a priority queue's messages strictly by priority: while pro jobs keep
-coming, a free job's files never leave the queue. So every work item also lands, in
-arrival order, in a second queue of the aligner that holds it until it has waited
-``promote_after``. A file that has not started by then is sent to the work queue once
-more, at the top priority, where it waits behind other overdue files only. Whichever of
-the two copies starts first owns the file (``domain.runs``); the other is dropped.
+coming, a free job's files never leave the queue. So every FilesStored also lands, in
+arrival order, in a second queue of the aligner that holds it until the job has waited
+``promote_after``. The job's files that have not started by then are sent to the work
+queue once more, at the top priority, where they wait behind other overdue jobs' files
+only. Whichever of a file's two copies starts first owns it (``domain.runs``); the other
+is dropped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from uuid import uuid4
 
-from aligner_service.service_layer.align_files import AlignFiles
-from contracts import Envelope, FileAlignmentQueued
+from aligner_service.service_layer.align_files import AlignFiles, work_items
+from contracts import Envelope, FileAlignmentQueued, FilesStored
 from contracts.envelope import utc_now
 from servicekit import UnitOfWork, get_logger
 
-__all__ = ["PROMOTED_PRIORITY", "OverdueFiles"]
+__all__ = ["PROMOTED_PRIORITY", "OverdueJobs"]
 
 log = get_logger(__name__)
 
 PROMOTED_PRIORITY = 9  # the queue's highest: above every plan's
 
 
-class OverdueFiles:
+class OverdueJobs:
     def __init__(
         self,
         files: AlignFiles,
@@ -34,11 +34,19 @@ class OverdueFiles:
         self._files = files
         self._requeue = requeue
 
-    async def handle(self, envelope: Envelope[FileAlignmentQueued], uow: UnitOfWork) -> None:
-        """Called once the file has waited long enough (the lane's delay)."""
-        if not await self._files.is_waiting(envelope.payload, uow):
+    async def handle(self, envelope: Envelope[FilesStored], uow: UnitOfWork) -> None:
+        """Called once the job has waited long enough (the lane's delay)."""
+        job = envelope.payload
+        waiting = await self._files.not_started(job.job_id, uow)
+        if waiting is None:  # not even planned: plan it now, at the top priority
+            promoted = job.model_copy(update={"priority": PROMOTED_PRIORITY})
+            await self._files.plan(envelope.model_copy(update={"payload": promoted}), uow)
             return
-        # A new event id: the inbox and the file's owner keep the copy apart.
-        await self._requeue(envelope.model_copy(update={"event_id": uuid4()}), PROMOTED_PRIORITY)
-        waited = (utc_now() - envelope.occurred_at).total_seconds()
-        log.info("file.promoted", waited_seconds=round(waited, 1), priority=PROMOTED_PRIORITY)
+        items = [i for i in work_items(job, PROMOTED_PRIORITY) if i.file.corpus_file_id in waiting]
+        for item in items:
+            # A new event id: the file's owner keeps the copy apart from the original.
+            copy = Envelope.wrap(item, producer="aligner", correlation_id=envelope.correlation_id)
+            await self._requeue(copy, PROMOTED_PRIORITY)
+        if items:
+            waited = (utc_now() - envelope.occurred_at).total_seconds()
+            log.info("job.promoted", files=len(items), waited_seconds=round(waited, 1))

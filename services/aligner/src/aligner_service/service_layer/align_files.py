@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
+from uuid import UUID
 
 from aligner_service.adapters.runs import JobRuns, SqlJobRuns
 from aligner_service.domain.runs import FileResult, JobRun
@@ -17,11 +18,28 @@ from contracts import Envelope, FileAlignmentQueued, FilesStored, JobCancelled
 from servicekit import UnitOfWork, get_logger, utc_naive_now
 from servicekit.errors import is_unavailable
 
-__all__ = ["AlignFiles", "RunsOf"]
+__all__ = ["AlignFiles", "RunsOf", "work_items"]
 
 log = get_logger(__name__)
 
 RunsOf = Callable[[UnitOfWork], JobRuns]
+
+
+def work_items(job: FilesStored, priority: int | None = None) -> list[FileAlignmentQueued]:
+    """One unit of work per file of the job, at the job's priority unless told."""
+    return [
+        FileAlignmentQueued(
+            job_id=job.job_id,
+            user_id=job.user_id,
+            language=job.language,
+            engine=job.engine,
+            options=job.options,
+            priority=job.priority if priority is None else priority,
+            file=file,
+            files_total=len(job.files),
+        )
+        for file in job.files
+    ]
 
 
 def sql_runs(uow: UnitOfWork) -> JobRuns:
@@ -69,21 +87,8 @@ class AlignFiles:
         if not await runs.add(run):
             return  # another delivery planned it meanwhile
         if refusal is None:
-            for file in job.files:
-                uow.emit(
-                    FileAlignmentQueued(
-                        job_id=job.job_id,
-                        user_id=job.user_id,
-                        language=job.language,
-                        engine=job.engine,
-                        options=job.options,
-                        priority=job.priority,
-                        file=file,
-                        files_total=len(job.files),
-                    ),
-                    correlation_id=envelope.correlation_id,
-                    priority=job.priority,
-                )
+            for item in work_items(job):
+                uow.emit(item, correlation_id=envelope.correlation_id, priority=item.priority)
         self._emit(run, uow, envelope.correlation_id)
         log.info("job.planned", files=len(job.files), refused=refusal)
 
@@ -133,13 +138,14 @@ class AlignFiles:
         await runs.save(run)
         self._emit(run, uow, str(event.job_id))
 
-    async def is_waiting(self, item: FileAlignmentQueued, uow: UnitOfWork) -> bool:
-        """True while the file has not started (for aging)."""
-        run = await self._runs(uow).get(item.job_id, lock=False)
-        if run is None or run.cancelled:
-            return False
-        file = run.file(item.file.corpus_file_id)
-        return not file.final and file.owner is None
+    async def not_started(self, job_id: UUID, uow: UnitOfWork) -> set[UUID] | None:
+        """The job's files no replica has started (for aging); None: not planned yet."""
+        run = await self._runs(uow).get(job_id, lock=False)
+        if run is None:
+            return None
+        if run.cancelled:
+            return set()
+        return {f.file_id for f in run.files if not f.final and f.owner is None}
 
     async def _align_one(
         self, item: FileAlignmentQueued, progress: Callable[[float], Coroutine[Any, Any, None]]
