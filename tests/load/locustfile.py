@@ -1,5 +1,7 @@
-"""Locust users for ``make bench-load``: each submits one short pair after another with an
-account of its own (tokens handed in by the bench through BENCH_TOKENS, one per line).
+"""Locust users for ``make bench-load``: each submits one short pair about once a second
+(a pause of 0.5-1.5 s between submits, as a person or a script uploading file after file
+would) with an account of its own (tokens handed in by the bench through BENCH_TOKENS, one
+per line).
 Besides the client's time, each submit's server time (its Server-Timing header) is
 recorded as a request of type SERVER, so Locust's own statistics give its percentiles."""
 
@@ -10,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from locust import HttpUser, constant, events, task
+from locust import HttpUser, between, events, task
 
 PAIR = Path(os.environ["BENCH_PAIR"])  # path without suffix: .wav and .txt beside it
 AUDIO = PAIR.with_suffix(".wav").read_bytes()
@@ -20,7 +22,7 @@ SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
 
 
 class Submitter(HttpUser):
-    wait_time = constant(0)
+    wait_time = between(0.5, 1.5)
 
     def on_start(self) -> None:
         self.client.headers["authorization"] = f"Bearer {next(TOKENS)}"
