@@ -5,6 +5,7 @@ jobs still complete."""
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from devstack import Stack
 from devstack.testing import Infrastructure, isolated_stack_config, running_stack
-from tests.e2e.helpers import eval_pair, new_user, submit, wait_for
+from tests.e2e.helpers import EVAL, eval_pair, new_user, query, submit, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -85,3 +86,96 @@ def test_a_killed_replica_starts_again_and_jobs_still_complete(replicated: Stack
         for name in replicated.aligner_names()
     ]
     assert any(job_id in log for log in logs), "no aligner replica logged the job"
+
+
+def corpus(count: int) -> list[tuple[str, bytes, str, bytes]]:
+    names = sorted(
+        p.with_suffix("").relative_to(EVAL).as_posix() for p in (EVAL / "timit").glob("*.wav")
+    )
+    return [eval_pair(name) for name in names[:count]]
+
+
+def file_runs(stack: Stack, job_id: str) -> list[tuple[str, int, str | None]]:
+    """(state, attempts, worker) of each of the job's files, as the aligner keeps them."""
+    return [
+        (state, attempts, worker)
+        for state, attempts, worker in query(
+            stack,
+            "aligner",
+            "SELECT state, attempts, worker FROM alignment_files WHERE job_id = %s",
+            job_id,
+        )
+    ]
+
+
+def alignment_done_count(stack: Stack, job_id: str) -> int:
+    [(count,)] = query(
+        stack,
+        "aligner",
+        "SELECT COUNT(*) FROM outbox WHERE routing_key = 'alignment.done.v1' AND body LIKE %s",
+        f'%"job_id":"{job_id}"%',
+    )
+    return int(count)
+
+
+def test_a_corpus_is_spread_over_the_replicas_and_done_once(replicated: Stack) -> None:
+    user = new_user(replicated)
+    response = submit(user, *corpus(20))
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    job = wait_for(user, job_id, timeout=300)
+    assert job["status"] == "COMPLETED", job
+    runs = file_runs(replicated, job_id)
+    assert len(runs) == 20
+    workers = {worker for _, _, worker in runs}
+    assert len(workers) >= 2, f"one replica did it all: {workers}"
+    assert workers <= set(replicated.aligner_names())
+    assert alignment_done_count(replicated, job_id) == 1
+
+
+def test_a_replica_killed_mid_corpus_costs_only_its_file_a_second_attempt(
+    replicated: Stack,
+) -> None:
+    user = new_user(replicated)
+    response = submit(user, *corpus(30))
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    deadline = time.monotonic() + 120
+    while not any(
+        state == "RUNNING" and worker == VICTIM
+        for state, _, worker in file_runs(replicated, job_id)
+    ):
+        assert time.monotonic() < deadline, "the victim never took a file"
+        time.sleep(0.02)
+    replicated.stop_service(VICTIM, kill=True)  # in the middle of its file
+    try:
+        job = wait_for(user, job_id, timeout=300)
+    finally:
+        replicated.start_service(VICTIM)
+        replicated.wait_ready((VICTIM,))
+    assert job["status"] == "COMPLETED", job
+    attempts = sorted(a for _, a, _ in file_runs(replicated, job_id))
+    assert attempts[:-1] == [1] * 29 and attempts[-1] in (1, 2), attempts
+    assert alignment_done_count(replicated, job_id) == 1
+
+
+def test_deleting_a_job_mid_corpus_cancels_the_files_not_started(replicated: Stack) -> None:
+    user = new_user(replicated)
+    response = submit(user, *corpus(40))
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    deadline = time.monotonic() + 120
+    while sum(state == "ALIGNED" for state, _, _ in file_runs(replicated, job_id)) < 3:
+        assert time.monotonic() < deadline, "no file was aligned"
+        time.sleep(0.05)
+    assert user.client.delete(f"/alignment/{job_id}").status_code == 202
+    # Running files finish; the rest never start.
+    deadline = time.monotonic() + 60
+    while any(state in {"PENDING", "RUNNING"} for state, _, _ in file_runs(replicated, job_id)):
+        assert time.monotonic() < deadline, file_runs(replicated, job_id)
+        time.sleep(0.2)
+    states = [state for state, _, _ in file_runs(replicated, job_id)]
+    assert states.count("CANCELLED") > 0, states
+    assert set(states) <= {"ALIGNED", "FAILED", "CANCELLED"}
+    assert states.count("ALIGNED") < 40
+    assert alignment_done_count(replicated, job_id) == 1
