@@ -376,7 +376,7 @@ def queries_per_second(stack: Stack, streams: int, seconds: float = 10.0) -> tup
         ],
     )
     job_id = response.json()["id"]
-    wait_for(user, job_id, done={"COMPLETED", "FAILED", "PROCESSING", "STORED"})
+    wait_for(user, job_id, done={"STORED"})
 
     async def measure() -> tuple[float, float]:
         token = token_of(user)
@@ -460,6 +460,96 @@ def timed_section(name: str, run: Callable[[], Any]) -> Any:
     return result
 
 
+def submit_section(infra: Infrastructure, seconds: int, work: Path) -> list[str]:
+    lines: list[str] = []
+    with running_stack(bench_config(infra, 1)) as stack:
+        # The gateway's own time, with the workers stopped: on this 2-core machine storage's
+        # ffmpeg and the aligner would otherwise take the cores the gateway answers with (in
+        # production they run on other nodes).
+        for worker in ("storage", *stack.aligner_names()):
+            stack.stop_service(worker)
+        for users in (20, 50):
+            found = timed_section(
+                f"(a) submit, {users} users",
+                lambda u=users: submit_latency(stack, u, seconds, work),  # type: ignore[misc]
+            )
+            lines.append(latency_line(f"{users} users, workers stopped", found))
+    with running_stack(bench_config(infra, 1)) as stack:
+        found = timed_section(
+            "(a) submit, 20 users, workers running",
+            lambda: submit_latency(stack, 20, seconds, work),
+        )
+        lines.append(latency_line("20 users, workers running (same 2 cores)", found))
+    return lines
+
+
+def one_stack_sections(infra: Infrastructure, skip: set[str]) -> list[str]:
+    lines: list[str] = []
+    with running_stack(bench_config(infra, 1)) as stack:
+        if "e" not in skip:
+            took = timed_section(
+                "(e) one short file, submit to COMPLETED", lambda: one_file_seconds(stack)
+            )
+            lines.append(
+                f"| (e) one short file (3 s of speech), submit -> COMPLETED, 10 jobs one "
+                f"after another | median {took[len(took) // 2] * 1000:.0f} ms, "
+                f"max {took[-1] * 1000:.0f} ms |"
+            )
+        if "d" not in skip:
+            lines += stream_section(stack)
+        if "c" not in skip:
+            memory = timed_section("(c) 1 GB through the gateway", lambda: gateway_memory(stack))
+            for what in ("upload", "download"):
+                lines.append(
+                    f"| (c) gateway RSS, 1 GB {what} | {memory[what + '_before']:.0f} -> "
+                    f"{memory[what + '_peak']:.0f} MiB |"
+                )
+    return lines
+
+
+def stream_section(stack: Stack) -> list[str]:
+    lines: list[str] = []
+    # The streams watch a job that stays open: the aligners wait meanwhile.
+    for aligner in stack.aligner_names():
+        stack.stop_service(aligner)
+    for streams in (0, 1, 200):
+        qps, of_streams = timed_section(
+            f"(d) {streams} streams",
+            lambda s=streams: queries_per_second(stack, s),  # type: ignore[misc]
+        )
+        lines.append(
+            f"| (d) DB statements/s with {streams} open event streams | all services "
+            f"{qps:.0f}; the streams' own {of_streams:.1f} |"
+        )
+    for aligner in stack.aligner_names():
+        stack.start_service(aligner)
+    stack.wait_ready(stack.aligner_names())
+    return lines
+
+
+def replicas_section(infra: Infrastructure, replicas: list[int]) -> list[str]:
+    rates: dict[int, tuple[float, float]] = {}
+    for count in replicas:
+        with running_stack(bench_config(infra, count)) as stack:
+            corpus = timed_section(
+                f"(b) {CORPUS}-file corpus, {count} aligners", lambda: corpus_minutes(stack)
+            )
+            singles = timed_section(
+                f"(b) {CORPUS} one-file jobs, {count} aligners",
+                lambda: single_jobs_minutes(stack),
+            )
+        rates[count] = (CORPUS / corpus, CORPUS / singles)
+    base = rates[min(rates)]
+    return [
+        f"| (b) {count} aligner(s) | corpus {corpus_rate:.0f} files/min "
+        f"({CORPUS / corpus_rate * 60:.1f} s, x{corpus_rate / base[0]:.2f}); "
+        f"one-file jobs {single_rate:.0f} files/min "
+        f"({CORPUS / single_rate * 60:.1f} s, x{single_rate / base[1]:.2f}); "
+        f"one-file jobs / corpus time {corpus_rate / single_rate:.2f} |"
+        for count, (corpus_rate, single_rate) in rates.items()
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=30, help="each Locust run")
@@ -475,78 +565,11 @@ def main() -> None:
     lines: list[str] = []
     try:
         if "a" not in skip:
-            with running_stack(bench_config(infra, 1)) as stack:
-                # The gateway's own time, with the workers stopped: on this 2-core machine
-                # storage's ffmpeg and the aligner would otherwise take the cores the
-                # gateway answers with (in production they run on other nodes).
-                for worker in ("storage", *stack.aligner_names()):
-                    stack.stop_service(worker)
-                for users in (20, 50):
-                    found = timed_section(
-                        f"(a) submit, {users} users",
-                        lambda u=users: submit_latency(stack, u, args.seconds, work),  # type: ignore[misc]
-                    )
-                    lines.append(latency_line(f"{users} users, workers stopped", found))
-            with running_stack(bench_config(infra, 1)) as stack:
-                found = timed_section(
-                    "(a) submit, 20 users, workers running",
-                    lambda: submit_latency(stack, 20, args.seconds, work),
-                )
-                lines.append(latency_line("20 users, workers running (same 2 cores)", found))
-        with running_stack(bench_config(infra, 1)) as stack:
-            if "e" not in skip:
-                took = timed_section(
-                    "(e) one short file, submit to COMPLETED", lambda: one_file_seconds(stack)
-                )
-                lines.append(
-                    f"| (e) one short file (3 s of speech), submit -> COMPLETED, 10 jobs one "
-                    f"after another | median {took[len(took) // 2] * 1000:.0f} ms, "
-                    f"max {took[-1] * 1000:.0f} ms |"
-                )
-            if "d" not in skip:
-                for streams in (0, 1, 200):
-                    qps, of_streams = timed_section(
-                        f"(d) {streams} streams",
-                        lambda s=streams: queries_per_second(stack, s),  # type: ignore[misc]
-                    )
-                    lines.append(
-                        f"| (d) DB statements/s with {streams} open event streams | all services "
-                        f"{qps:.0f}; the streams' own {of_streams:.1f} |"
-                    )
-            if "c" not in skip:
-                memory = timed_section(
-                    "(c) 1 GB through the gateway", lambda: gateway_memory(stack)
-                )
-                lines.append(
-                    f"| (c) gateway RSS, 1 GB upload | {memory['upload_before']:.0f} -> "
-                    f"{memory['upload_peak']:.0f} MiB |"
-                )
-                lines.append(
-                    f"| (c) gateway RSS, 1 GB download | {memory['download_before']:.0f} -> "
-                    f"{memory['download_peak']:.0f} MiB |"
-                )
+            lines += submit_section(infra, args.seconds, work)
+        if not {"c", "d", "e"} <= skip:
+            lines += one_stack_sections(infra, skip)
         if "b" not in skip:
-            rates: dict[int, tuple[float, float]] = {}
-            for replicas in (int(r) for r in args.replicas.split(",")):
-                with running_stack(bench_config(infra, replicas)) as stack:
-                    corpus = timed_section(
-                        f"(b) {CORPUS}-file corpus, {replicas} aligners",
-                        lambda: corpus_minutes(stack),
-                    )
-                    singles = timed_section(
-                        f"(b) {CORPUS} one-file jobs, {replicas} aligners",
-                        lambda: single_jobs_minutes(stack),
-                    )
-                rates[replicas] = (CORPUS / corpus, CORPUS / singles)
-            base = rates[min(rates)]
-            for replicas, (corpus_rate, single_rate) in rates.items():
-                lines.append(
-                    f"| (b) {replicas} aligner(s) | corpus {corpus_rate:.0f} files/min "
-                    f"({CORPUS / corpus_rate * 60:.1f} s, x{corpus_rate / base[0]:.2f}); "
-                    f"one-file jobs {single_rate:.0f} files/min "
-                    f"({CORPUS / single_rate * 60:.1f} s, x{single_rate / base[1]:.2f}); "
-                    f"one-file jobs / corpus time {corpus_rate / single_rate:.2f} |"
-                )
+            lines += replicas_section(infra, [int(r) for r in args.replicas.split(",")])
     finally:
         s3.stop()
     header = [
