@@ -37,7 +37,7 @@ def build(settings: StorageSettings | None = None) -> ServiceRuntime:
         settings.worker_name,
     )
     pair_timeout = timedelta(seconds=settings.pair_timeout_seconds)
-    register_consumers(runtime.consumers, ingest, pair_timeout, objects)
+    register_consumers(runtime.consumers, ingest, pair_timeout, settings.pairs_at_once, objects)
     register_rpc(runtime)
     return runtime
 

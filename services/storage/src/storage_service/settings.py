@@ -30,6 +30,8 @@ class StorageSettings(ServiceSettings):
     # transfers of a file of up to 4 GiB. RabbitMQ before 3.12 ignores it and keeps its own
     # consumer_timeout (30 min).
     pair_timeout_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
+    # Pairs one replica checks and converts at once (one ffmpeg each): about its cores.
+    pairs_at_once: int = Field(default=2, ge=1, le=32)
     # Recorded with each pair this replica stores.
     worker_name: str = Field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}"[:64], max_length=64

@@ -28,6 +28,7 @@ def register_consumers(
     consumers: EventConsumers,  # type: ignore[type-arg]
     ingest: Ingest,
     pair_timeout: timedelta,
+    pairs_at_once: int,
     objects: Objects,
 ) -> None:
     # First, so that after a restart deletions are seen before the jobs they delete.
@@ -41,9 +42,11 @@ def register_consumers(
         """Plan the job's ingest: one work item per pair."""
         await ingest.plan(envelope, uow)
 
-    # prefetch 1: a replica holds one pair at a time, the others take the next (a big
-    # upload is shared by every replica).
-    @consumers.work(PairIngestQueued, priority=True, prefetch=1, consumer_timeout=pair_timeout)
+    # A replica holds ``pairs_at_once`` pairs (ffmpeg runs in processes of its own, so a
+    # replica uses its cores); the others take the next (a big upload is shared by all).
+    @consumers.work(
+        PairIngestQueued, priority=True, prefetch=pairs_at_once, consumer_timeout=pair_timeout
+    )
     async def pair_queued(envelope: Envelope[PairIngestQueued]) -> None:
         """Validate, convert and store one pair (no transaction open meanwhile)."""
         await ingest.store(envelope)
