@@ -41,6 +41,7 @@ from servicekit.outbox import OutboxMessage, UnitOfWork
 
 __all__ = [
     "FAILURES_HEADER",
+    "Delivery",
     "EventConsumers",
     "EventHandler",
     "Topology",
@@ -53,11 +54,36 @@ log = get_logger(__name__)
 
 E = TypeVar("E", bound=Event)
 EventHandler = Callable[[Envelope[E], UnitOfWork], Awaitable[None]]
-WorkHandler = Callable[[Envelope[E]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a long-work handler knows of the delivery besides its event.
+
+    ``resumed``: the broker delivers it again after a consumer went away without an answer
+    (crashed, or lost its connection), or the kit sent it back after a failure or an
+    outage. A delivery that is not ``resumed`` but whose work is under way already is a
+    duplicate of the message (an outbox relay that crashed mid-batch sends a batch again):
+    the work must not start a second time beside the first."""
+
+    resumed: bool
+    failures: int
+
+    @classmethod
+    def of(cls, message: Any) -> Delivery:
+        headers = message.headers or {}
+        raw = getattr(message, "raw_message", None)
+        redelivered = bool(getattr(raw, "redelivered", False))
+        return cls(resumed=redelivered or RETRIED_HEADER in headers, failures=failures(message))
+
+
+WorkHandler = Callable[[Envelope[E], Delivery], Awaitable[None]]
 
 # After this many failed deliveries a message is dead-lettered rather than retried again.
 DELIVERY_LIMIT = 8
 FAILURES_HEADER = "x-failed-deliveries"
+# On every copy the kit sends back to a queue (after a failure, or an outage).
+RETRIED_HEADER = "x-kit-retried"
 # Back-off before the n-th retry (the last one repeats); each delay is a retry queue's TTL.
 RETRY_DELAYS_SECONDS = (1, 4, 15, 60)
 # Why a delivery that met an outage comes back later: the part that was away may be back.
@@ -309,7 +335,7 @@ class EventConsumers(Generic[E]):
         takes back deliveries left unacknowledged for 30 min)."""
 
         def register(handler: EventHandler[E]) -> EventHandler[E]:
-            async def run(envelope: Envelope[E]) -> str:
+            async def run(envelope: Envelope[E], message: Any) -> str:
                 async with self.unit_of_work() as uow:
                     if not await uow.claim(envelope, scope=lane):  # type: ignore[arg-type]
                         log.info("event.duplicate_ignored")
@@ -340,8 +366,8 @@ class EventConsumers(Generic[E]):
         ``consumer_timeout`` bounds one delivery's work (see ``Topology.event_queue``)."""
 
         def register(handler: WorkHandler[E]) -> WorkHandler[E]:
-            async def run(envelope: Envelope[E]) -> str:
-                await handler(envelope)
+            async def run(envelope: Envelope[E], message: Any) -> str:
+                await handler(envelope, Delivery.of(message))
                 return "handled"
 
             self._subscribe(
@@ -354,7 +380,7 @@ class EventConsumers(Generic[E]):
     def _subscribe(
         self,
         event_cls: type[E],
-        run: Callable[[Envelope[E]], Awaitable[str]],
+        run: Callable[[Envelope[E], Any], Awaitable[str]],
         handler: Callable[..., Any],
         priority: bool,
         prefetch: int | None,
@@ -391,7 +417,7 @@ class EventConsumers(Generic[E]):
     async def deliver(
         self,
         event_cls: type[E],
-        run: Callable[[Envelope[E]], Awaitable[str]],
+        run: Callable[[Envelope[E], Any], Awaitable[str]],
         message: Any,
         *,
         queue: str,
@@ -428,14 +454,14 @@ class EventConsumers(Generic[E]):
     async def _handle(
         self,
         envelope: Envelope[E],
-        run: Callable[[Envelope[E]], Awaitable[str]],
+        run: Callable[[Envelope[E], Any], Awaitable[str]],
         message: Any,
         queue: str,
     ) -> str:
         # A CancelledError (the connection went away, or the service stops) passes through:
         # the message was not acknowledged, so the broker delivers it again; no failure.
         try:
-            outcome = await run(envelope)
+            outcome = await run(envelope, message)
         except PermanentFailure as exc:
             log.error("event.failed_permanently", error=str(exc))
             await message.reject(requeue=False)
@@ -475,7 +501,7 @@ class EventConsumers(Generic[E]):
             raw.body,
             exchange=self.topology.retry_exchange(delay_seconds),
             routing_key=queue,
-            headers=headers | {FAILURES_HEADER: failed},
+            headers=headers | {FAILURES_HEADER: failed, RETRIED_HEADER: 1},
             persist=True,
             message_id=raw.message_id,
             correlation_id=raw.correlation_id,

@@ -198,3 +198,23 @@ async def test_a_job_deleted_before_its_files_were_stored_is_never_planned(db: D
     await plan(db, service, envelope)
     assert await outbox(db, FileAlignmentQueued.routing_key()) == []
     assert await outbox(db, "alignment.done.v1") == []
+
+
+async def test_a_duplicate_of_a_running_files_message_does_not_start_it_again(
+    db: Database,
+) -> None:
+    """An outbox relay that crashed mid-batch sends its batch again: the copy of a file
+    being aligned elsewhere is dropped, not a second attempt beside the first."""
+    aligner = SlowAligner(seconds=0.5)
+    envelope = files_stored(1)
+    await plan(db, files(db, "w1", aligner), envelope)
+    [item] = await queued(db)
+    first = asyncio.create_task(files(db, "w1", aligner).align(item))
+    await asyncio.sleep(0.2)
+    await files(db, "w2", aligner).align(item)  # the duplicate, while w1 aligns
+    await first
+    assert aligner.calls == [0]
+    async with db.sessions() as session:
+        row = (await session.execute(select(alignment_files))).one()
+    assert (row.state, row.attempts, row.worker) == ("ALIGNED", 1, "w1")
+    assert len(await outbox(db, "alignment.done.v1")) == 1

@@ -30,8 +30,10 @@ from contracts import (
     StoredFile,
 )
 from servicekit import UnitOfWork
+from servicekit.messaging import Delivery
 
 NOW = datetime(2026, 11, 30, 12, 0)
+RETRIED = Delivery(resumed=True, failures=1)
 ALIGNED = FileResult(aligned=True, result_keys={"json": "k.json"}, word_count=3)
 
 
@@ -86,10 +88,13 @@ def test_a_crash_costs_only_that_file_an_attempt_and_two_fail_it() -> None:
     assert run.start(first.file_id, "d1", "w", 2, NOW) == 1
     assert run.start(second.file_id, "d2", "w", 2, NOW) == 1
     run.finish(second.file_id, "d2", ALIGNED, NOW)
-    # the worker died: the same delivery comes again
-    assert run.start(first.file_id, "d1", "w2", 2, NOW) == 2
+    # the same message again while it runs: a duplicate (an outbox sent it twice)
+    assert run.start(first.file_id, "d1", "w2", 2, NOW) is None
+    assert first.attempts == 1
+    # the worker died: the broker delivers it again
+    assert run.start(first.file_id, "d1", "w2", 2, NOW, resumed=True) == 2
     assert second.attempts == 1
-    assert run.start(first.file_id, "d1", "w3", 2, NOW) is None  # a third time: given up
+    assert run.start(first.file_id, "d1", "w3", 2, NOW, resumed=True) is None  # given up
     assert first.state is FileState.FAILED
     [done] = done_events(run)
     assert done.status is AlignmentOutcome.COMPLETED  # one file aligned
@@ -186,6 +191,12 @@ class FakeRuns:
 
     async def forget_user(self, user_id: UUID) -> None:
         self.stored = {k: v for k, v in self.stored.items() if v.user_id != user_id}
+
+    async def unstarted(self, job_id: UUID) -> set[UUID] | None:
+        run = self.stored.get(job_id)
+        if run is None:
+            return None
+        return set() if run.cancelled else {f.file_id for f in run.files if f.state == "PENDING"}
 
 
 @dataclass
@@ -373,10 +384,13 @@ async def test_an_error_is_retried_once_then_the_file_fails_alone() -> None:
     await harness.plan(stored_job(2))
     first, second = harness.queued()
     await harness.files.align(second)
-    for _ in range(2):  # the kit retries the delivery: the file's two attempts
-        with pytest.raises(RuntimeError):
-            await harness.files.align(first)
-    await harness.files.align(first)  # the third delivery gives up
+    with pytest.raises(RuntimeError):
+        await harness.files.align(first)
+    await harness.files.align(first)  # a duplicate of the message meanwhile: nothing
+    assert harness.aligner.calls.count(0) == 1
+    with pytest.raises(RuntimeError):  # the kit sends it back after the failure
+        await harness.files.align(first, RETRIED)
+    await harness.files.align(first, RETRIED)  # the third delivery gives up
     [done] = harness.done()
     assert [o.status for o in done.files] == [AlignmentOutcome.FAILED, AlignmentOutcome.COMPLETED]
     assert harness.aligner.calls.count(0) == 2

@@ -26,6 +26,7 @@ from contracts import (
     SubmittedPair,
 )
 from servicekit import UnitOfWork
+from servicekit.messaging import Delivery
 from storage_service.domain.checks import PairRejected
 from storage_service.domain.ingests import (
     ABANDONED,
@@ -39,6 +40,7 @@ from storage_service.domain.ingests import (
 from storage_service.service_layer.ingest import Ingest
 
 NOW = datetime(2026, 11, 30, 12, 0)
+RETRIED = Delivery(resumed=True, failures=1)
 EXPIRES = NOW + timedelta(days=7)
 STORED = StoredPair(
     duration_seconds=2.5, audio_bytes=80_000, text_bytes=20, audio_sha256="a" * 64,
@@ -144,9 +146,10 @@ def test_a_crash_costs_only_that_pair_an_attempt_and_a_third_delivery_gives_up()
     assert run.start(first.file_id, "w1", 2, NOW) == 1
     assert run.start(second.file_id, "w1", 2, NOW) == 1
     run.finish(second.file_id, STORED, NOW)
-    assert run.start(first.file_id, "w2", 2, NOW) == 2  # the worker died: delivered again
+    assert run.start(first.file_id, "w2", 2, NOW) is None  # a duplicate while it runs
+    assert run.start(first.file_id, "w2", 2, NOW, resumed=True) == 2  # the worker died
     assert second.attempts == 1
-    assert run.start(first.file_id, "w3", 2, NOW) is None  # and again: given up
+    assert run.start(first.file_id, "w3", 2, NOW, resumed=True) is None  # again: given up
     assert first.state is PairState.REJECTED
     assert first.rejection is not None and first.rejection.code == "storage_error"
     [stored] = run.events
@@ -158,7 +161,7 @@ def test_an_error_is_retried_once_then_the_pair_is_rejected() -> None:
     [pair] = run.pairs
     assert run.start(pair.file_id, "w", 2, NOW) == 1
     assert run.failed(pair.file_id, 1, 2, NOW)  # try again
-    assert run.start(pair.file_id, "w", 2, NOW) == 2
+    assert run.start(pair.file_id, "w", 2, NOW, resumed=True) == 2
     assert not run.failed(pair.file_id, 2, 2, NOW)  # the second failure is the last
     assert pair.state is PairState.REJECTED
     assert pair.rejection is not None and pair.rejection.code == "storage_error"
@@ -470,7 +473,9 @@ async def test_an_error_is_retried_once_then_the_pair_alone_is_rejected() -> Non
     await harness.ingest.store(second)
     with pytest.raises(RuntimeError):  # the kit retries the delivery
         await harness.ingest.store(first)
-    await harness.ingest.store(first)  # the second failure rejects the pair: no loop
+    await harness.ingest.store(first)  # a duplicate of the message meanwhile: nothing
+    assert harness.storer.calls.count(0) == 1
+    await harness.ingest.store(first, RETRIED)  # the second failure rejects it: no loop
     assert harness.storer.calls.count(0) == 2
     [(stored, _)] = harness.answers()
     assert isinstance(stored, FilesStored)
@@ -501,8 +506,8 @@ async def test_two_crashes_then_the_next_delivery_rejects_the_pair_without_stori
     [item] = harness.queued()
     run = harness.runs.stored[job.job_id]
     for _ in range(2):  # as if the worker died while storing it
-        run.start(job.pairs[0].file_id, "dead", 2, NOW)
-    await harness.ingest.store(item)
+        run.start(job.pairs[0].file_id, "dead", 2, NOW, resumed=True)
+    await harness.ingest.store(item, RETRIED)
     assert harness.storer.calls == []
     [(rejected, _)] = harness.answers()
     assert isinstance(rejected, FilesRejected)

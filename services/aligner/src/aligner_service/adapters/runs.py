@@ -28,6 +28,8 @@ class JobRuns(Protocol):
 
     async def forget_user(self, user_id: UUID) -> None: ...
 
+    async def unstarted(self, job_id: UUID) -> set[UUID] | None: ...
+
 
 class SqlJobRuns:
     def __init__(self, session: AsyncSession) -> None:
@@ -99,6 +101,28 @@ class SqlJobRuns:
                     .values({k: v for k, v in row.items() if k not in ("file_id", "job_id")})
                 )
         run.changed.clear()
+
+    async def unstarted(self, job_id: UUID) -> set[UUID] | None:
+        """The files of the job no delivery has started (none once it is cancelled); None
+        when the job is not planned. Two small reads, not the whole run: aging asks it of
+        every job that waited long."""
+        status = (
+            await self._session.execute(
+                select(alignment_runs.c.status).where(alignment_runs.c.job_id == job_id)
+            )
+        ).scalar()
+        if status is None:
+            return None
+        if status == JobState.CANCELLED:
+            return set()
+        rows = await self._session.execute(
+            select(alignment_files.c.file_id).where(
+                alignment_files.c.job_id == job_id,
+                alignment_files.c.state == FileState.PENDING.value,
+                alignment_files.c.owner.is_(None),
+            )
+        )
+        return set(rows.scalars())
 
     async def forget_user(self, user_id: UUID) -> None:
         await self._session.execute(

@@ -5,8 +5,8 @@ every file is. Plain Python: no SQL, no broker. Changes collect the events they 
 A file:  PENDING -> RUNNING -> ALIGNED | FAILED, or CANCELLED before it starts.
     RUNNING -> PENDING again when its attempt was interrupted rather than failed (a lost
     connection, a shutdown, an unreachable database or S3): that attempt does not count.
-    A RUNNING file delivered again (its worker crashed) is another attempt; past
-    ``max_attempts`` it is FAILED.
+    A RUNNING file delivered again because its worker crashed or failed is another attempt;
+    past ``max_attempts`` it is FAILED. A mere duplicate of its message is ignored.
 A job:   RUNNING until every file is final; then one AlignmentDone, COMPLETED if any file
     was aligned, FAILED if none was. Cancelled, its files that have not started never do.
 """
@@ -142,12 +142,23 @@ class JobRun:
         raise KeyError(f"file {file_id} is not part of job {self.job_id}")
 
     def start(
-        self, file_id: UUID, delivery: str, worker: str, max_attempts: int, now: datetime
+        self,
+        file_id: UUID,
+        delivery: str,
+        worker: str,
+        max_attempts: int,
+        now: datetime,
+        *,
+        resumed: bool = False,
     ) -> int | None:
         """The attempt to make now, or None when there is nothing to do: the file is final,
-        the job was cancelled, or the file's other copy (original or promoted) owns it."""
+        the job was cancelled, the file's other copy (original or promoted) owns it, or it
+        runs already and this is a duplicate of its message. ``resumed``: the delivery
+        comes again after its worker went away or failed: a running file starts over."""
         file = self.file(file_id)
         if file.final or file.owner not in (None, delivery):
+            return None
+        if file.state is FileState.RUNNING and not resumed:
             return None
         self.changed.add(file_id)
         if self.cancelled:

@@ -9,7 +9,7 @@ from aligner_service.service_layer.aging import OverdueJobs
 from aligner_service.service_layer.align_files import AlignFiles
 from contracts import Envelope, FileAlignmentQueued, FilesStored, JobCancelled, UserDeleted
 from servicekit import UnitOfWork, get_logger
-from servicekit.messaging import EventConsumers
+from servicekit.messaging import Delivery, EventConsumers
 from servicekit.objects import Objects
 
 log = get_logger(__name__)
@@ -38,9 +38,9 @@ def register_consumers(
 
     # prefetch 1: a replica holds one file at a time, the others take the next.
     @consumers.work(FileAlignmentQueued, priority=True, prefetch=1, consumer_timeout=file_timeout)
-    async def file_queued(envelope: Envelope[FileAlignmentQueued]) -> None:
+    async def file_queued(envelope: Envelope[FileAlignmentQueued], delivery: Delivery) -> None:
         """Align one file (no transaction open meanwhile)."""
-        await files.align(envelope)
+        await files.align(envelope, delivery)
 
     @consumers.on(FilesStored, lane="overdue", delay=promote_after, prefetch=1)
     async def files_stored_overdue(envelope: Envelope[FilesStored], uow: UnitOfWork) -> None:

@@ -17,6 +17,7 @@ from aligner_service.service_layer.align_file import FileAligner
 from contracts import Envelope, FileAlignmentQueued, FilesStored, JobCancelled
 from servicekit import UnitOfWork, get_logger, utc_naive_now
 from servicekit.errors import is_unavailable
+from servicekit.messaging import Delivery
 
 __all__ = ["AlignFiles", "RunsOf", "work_items"]
 
@@ -92,10 +93,12 @@ class AlignFiles:
         self._emit(run, uow, envelope.correlation_id)
         log.info("job.planned", files=len(job.files), refused=refusal)
 
-    async def align(self, envelope: Envelope[FileAlignmentQueued]) -> None:
+    async def align(
+        self, envelope: Envelope[FileAlignmentQueued], delivery: Delivery | None = None
+    ) -> None:
         """One file: claimed, aligned with no transaction open, its outcome recorded; the
         replica that records the job's last file publishes AlignmentDone."""
-        item, delivery = envelope.payload, str(envelope.event_id)
+        item, delivery_id = envelope.payload, str(envelope.event_id)
         file_id = item.file.corpus_file_id
         async with self._uow() as uow:
             run = await self._runs(uow).get(item.job_id)
@@ -103,7 +106,12 @@ class AlignFiles:
                 log.warning("file.unplanned", file_id=str(file_id))
                 return
             attempt = run.start(
-                file_id, delivery, self._worker, self._max_attempts, utc_naive_now()
+                file_id,
+                delivery_id,
+                self._worker,
+                self._max_attempts,
+                utc_naive_now(),
+                resumed=delivery is not None and delivery.resumed,
             )
             await self._save(run, uow, envelope.correlation_id)
         if attempt is None:
@@ -118,7 +126,7 @@ class AlignFiles:
         async with self._uow() as uow:
             run = await self._runs(uow).get(item.job_id)
             assert run is not None
-            if not run.finish(file_id, delivery, result, utc_naive_now()):
+            if not run.finish(file_id, delivery_id, result, utc_naive_now()):
                 log.info("file.result_dropped", file_id=str(file_id))
                 return
             await self._save(run, uow, envelope.correlation_id)
@@ -140,12 +148,7 @@ class AlignFiles:
 
     async def not_started(self, job_id: UUID, uow: UnitOfWork) -> set[UUID] | None:
         """The job's files no replica has started (for aging); None: not planned yet."""
-        run = await self._runs(uow).get(job_id, lock=False)
-        if run is None:
-            return None
-        if run.cancelled:
-            return set()
-        return {f.file_id for f in run.files if not f.final and f.owner is None}
+        return await self._runs(uow).unstarted(job_id)
 
     async def _align_one(
         self, item: FileAlignmentQueued, progress: Callable[[float], Coroutine[Any, Any, None]]

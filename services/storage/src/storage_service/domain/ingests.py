@@ -157,11 +157,21 @@ class IngestRun:
                 return run
         raise KeyError(f"pair {file_id} is not part of job {self.job_id}")
 
-    def start(self, file_id: UUID, worker: str, max_attempts: int, now: datetime) -> int | None:
+    def start(
+        self,
+        file_id: UUID,
+        worker: str,
+        max_attempts: int,
+        now: datetime,
+        *,
+        resumed: bool = False,
+    ) -> int | None:
         """The attempt to make now, or None when there is nothing to do: the pair is final,
-        or it has just become so (the job was deleted, or the pair is past its attempts)."""
+        or it has just become so (the job was deleted, or the pair is past its attempts),
+        or it runs already and this is a duplicate of its message. ``resumed``: the delivery
+        comes again after its worker went away or failed: a running pair starts over."""
         pair = self.pair(file_id)
-        if pair.final:
+        if pair.final or (pair.state is PairState.RUNNING and not resumed):
             return None
         self.changed.add(file_id)
         if self.cancelled:

@@ -14,7 +14,7 @@ from contracts import (
     UserDeleted,
 )
 from servicekit import UnitOfWork
-from servicekit.messaging import EventConsumers
+from servicekit.messaging import Delivery, EventConsumers
 from servicekit.objects import Objects
 from storage_service.service_layer.ingest import Ingest
 from storage_service.service_layer.lifecycle import (
@@ -47,9 +47,9 @@ def register_consumers(
     @consumers.work(
         PairIngestQueued, priority=True, prefetch=pairs_at_once, consumer_timeout=pair_timeout
     )
-    async def pair_queued(envelope: Envelope[PairIngestQueued]) -> None:
+    async def pair_queued(envelope: Envelope[PairIngestQueued], delivery: Delivery) -> None:
         """Validate, convert and store one pair (no transaction open meanwhile)."""
-        await ingest.store(envelope)
+        await ingest.store(envelope, delivery)
 
     @consumers.on(FileExpired)
     async def file_expired(envelope: Envelope[FileExpired], uow: UnitOfWork) -> None:

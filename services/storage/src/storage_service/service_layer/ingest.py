@@ -21,6 +21,7 @@ from contracts import (
 )
 from servicekit import UnitOfWork, get_logger, utc_naive_now
 from servicekit.errors import is_unavailable
+from servicekit.messaging import Delivery
 from servicekit.objects import Objects
 from storage_service.adapters.ingests import IngestRuns, SqlIngestRuns
 from storage_service.domain.checks import PairRejected
@@ -92,7 +93,9 @@ class Ingest:
         self._emit(run, uow, envelope.correlation_id)  # a job without pairs: answered now
         log.info("job.planned", pairs=len(job.pairs))
 
-    async def store(self, envelope: Envelope[PairIngestQueued]) -> None:
+    async def store(
+        self, envelope: Envelope[PairIngestQueued], delivery: Delivery | None = None
+    ) -> None:
         """One pair: claimed, stored with no transaction open, its outcome recorded; the
         replica that records the job's last pair publishes the job's answer."""
         item = envelope.payload
@@ -105,10 +108,16 @@ class Ingest:
             if run.pair(file_id).final:
                 log.info("pair.skipped", file_id=str(file_id), reason="final already")
                 return
-            attempt = run.start(file_id, self._worker, self._max_attempts, utc_naive_now())
+            attempt = run.start(
+                file_id,
+                self._worker,
+                self._max_attempts,
+                utc_naive_now(),
+                resumed=delivery is not None and delivery.resumed,
+            )
             await self._save(run, uow, envelope)
         if attempt is None:
-            log.info("pair.skipped", file_id=str(file_id), reason="cancelled or given up")
+            log.info("pair.skipped", file_id=str(file_id), reason="cancelled, given up or running")
             return
         try:
             outcome = await self._store_one(item)
