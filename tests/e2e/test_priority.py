@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from aligner_service.service_layer.aging import PROMOTED_PRIORITY
 from devstack import Stack
 from tests.e2e.helpers import (
     User,
@@ -102,13 +103,16 @@ def test_a_free_job_that_waited_too_long_jumps_the_pro_jobs(
     # (which without aging would run last).
     assert order.index(free_job) < PRO_JOBS // 2, f"the overdue free job waited: {order}"
     _, _, owner = runs(stack, [free_job])[free_job]
-    [original] = [
-        event_id
-        for event_id, body in query(
+    [(original, priority)] = [
+        (event_id, priority)
+        for event_id, body, priority in query(
             stack,
             "aligner",
-            "SELECT event_id, body FROM outbox WHERE routing_key = 'alignment.file-queued.v1'",
+            "SELECT event_id, body, priority FROM outbox"
+            " WHERE routing_key = 'alignment.file-queued.v1'",
         )
         if json.loads(body)["payload"]["job_id"] == free_job
     ]
-    assert owner != original, "the free job's file ran from its original item, not a promotion"
+    # Promoted: its file ran from a copy sent at the top priority, or (not even planned when
+    # it became overdue) it was planned at the top priority.
+    assert owner != original or priority == PROMOTED_PRIORITY, "the free job was not promoted"

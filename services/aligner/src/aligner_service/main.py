@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from aligner_service.engines.base import Engine
+from aligner_service.engines.child_process import ChildProcessEngine
 from aligner_service.engines.long_audio import LongAudioAligner
 from aligner_service.engines.mfa_engine import MfaEngine
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
@@ -32,7 +33,8 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     runtime = ServiceRuntime("aligner", settings, MIGRATIONS)
     objects = runtime.use_object_store(settings.s3)
     factories: dict[str, Callable[[], Engine]] = {
-        "pocketsphinx": PocketSphinxEngine,
+        # Its search holds the GIL for as long as the audio lasts: a process of its own.
+        "pocketsphinx": lambda: ChildProcessEngine(PocketSphinxEngine),
         "mfa": lambda: MfaEngine(settings.mfa_command),
         "tts-dtw": TtsDtwEngine,
     }
