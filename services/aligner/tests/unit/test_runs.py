@@ -9,7 +9,6 @@ import copy
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any, cast
 from uuid import UUID, uuid4
 
@@ -30,6 +29,7 @@ from contracts import (
     StoredFile,
 )
 from servicekit import UnitOfWork
+from servicekit.fakes import FakeUnitOfWork
 from servicekit.messaging import Delivery
 
 NOW = datetime(2026, 11, 30, 12, 0)
@@ -197,27 +197,6 @@ class FakeRuns:
         if run is None:
             return None
         return set() if run.cancelled else {f.file_id for f in run.files if f.state == "PENDING"}
-
-
-@dataclass
-class FakeUnitOfWork:
-    outbox: list[tuple[Event, int | None]]
-    pending: list[tuple[Event, int | None]] = field(default_factory=list)
-
-    async def __aenter__(self) -> FakeUnitOfWork:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.pending.clear()  # what was not committed is lost
-
-    def emit(self, event: Event, *, correlation_id: str, priority: int | None = None) -> None:
-        self.pending.append((event, priority))
-
-    async def commit(self) -> None:
-        self.outbox.extend(self.pending)
-        self.pending.clear()
 
 
 @dataclass

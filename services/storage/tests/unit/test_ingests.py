@@ -9,7 +9,6 @@ import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any, cast
 from uuid import UUID, uuid4
 
@@ -26,6 +25,7 @@ from contracts import (
     SubmittedPair,
 )
 from servicekit import UnitOfWork
+from servicekit.fakes import FakeUnitOfWork
 from servicekit.messaging import Delivery
 from storage_service.domain.checks import PairRejected
 from storage_service.domain.ingests import (
@@ -282,35 +282,6 @@ class FakeRuns:
 
     async def forget_user(self, user_id: UUID) -> None:
         self.stored = {k: v for k, v in self.stored.items() if v.user_id != user_id}
-
-
-@dataclass
-class FakeUnitOfWork:
-    outbox: list[tuple[Event, int | None]]
-    pending: list[tuple[Event, int | None]] = field(default_factory=list)
-    actions: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-
-    async def __aenter__(self) -> FakeUnitOfWork:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.pending.clear()  # what was not committed is lost
-        self.actions.clear()
-
-    def emit(self, event: Event, *, correlation_id: str, priority: int | None = None) -> None:
-        self.pending.append((event, priority))
-
-    def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
-        self.actions.append(action)
-
-    async def commit(self) -> None:
-        self.outbox.extend(self.pending)
-        self.pending.clear()
-        actions, self.actions = self.actions, []
-        for action in actions:
-            await action()
 
 
 @dataclass
