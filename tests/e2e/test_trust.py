@@ -12,6 +12,7 @@ import pytest
 
 from devstack import SERVICES, Stack
 from tests.e2e.helpers import (
+    add_plan,
     auth_command,
     counted_usage,
     eval_pair,
@@ -217,6 +218,27 @@ def test_no_minutes_left_this_month_is_refused(stack: Stack) -> None:
     response = submit(user, eval_pair("timit/dr4-falr0_sx65"))
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "minutes_quota_exceeded"
+
+
+def test_a_plan_changed_a_moment_ago_counts_at_once_both_ways(stack: Stack) -> None:
+    """The gateway may start an upload on auth's last report, seconds old; a refusal is
+    never taken from it, and auth's reservation still decides."""
+    pair = eval_pair("timit/dr4-falr0_sx65")
+    user = user_on_plan(stack, audio_minutes_per_month=0)
+    assert submit(user, pair).status_code == 403  # the report that refuses is remembered
+    roomy, empty = f"t{uuid.uuid4().hex[:12]}", f"t{uuid.uuid4().hex[:12]}"
+    add_plan(stack, roomy)
+    add_plan(stack, empty, audio_minutes_per_month=0)
+    assert set_plan(stack, user.email, roomy).returncode == 0
+    accepted = submit(user, pair)  # at once: the old report's "no" is asked again
+    assert accepted.status_code == 202, accepted.text
+    assert set_plan(stack, user.email, empty).returncode == 0
+    refused = submit(user, pair)  # the recent "yes" lets the upload in; the reservation refuses
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "minutes_quota_exceeded"
+    jobs = user.client.get("/alignment/").json()
+    assert [j["id"] for j in jobs["items"]] == [accepted.json()["id"]]
+    assert wait_for(user, accepted.json()["id"])["status"] == "COMPLETED"
 
 
 def test_too_many_concurrent_jobs_is_429_with_retry_after(stack: Stack) -> None:

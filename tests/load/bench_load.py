@@ -48,6 +48,7 @@ from devstack.testing import (
 from tests.e2e.helpers import EVAL, User, add_plan, eval_pair, new_user, query, wait_for
 
 CORPUS = 48
+WARM_UP_SECONDS = 5
 SHORT_PAIR = EVAL / "timit" / "dr4-falr0_sx65"
 GIB = 2**30
 BENCH_PLAN = {
@@ -102,11 +103,12 @@ def token_of(user: User) -> str:
 # -- (a) submit latency --------------------------------------------------------------------
 
 
-def submit_latency(stack: Stack, users: int, seconds: int, work: Path) -> dict[str, float]:
+def submit_latency(stack: Stack, users: int, seconds: int, work: Path) -> dict[str, Any]:
     accounts = bench_users(stack, users)
     tokens = work / f"tokens-{users}.txt"
     tokens.write_text("\n".join(token_of(u) for u in accounts))
     prefix = work / f"locust-{users}"
+    samples = work / f"samples-{users}.txt"
     subprocess.run(
         [
             sys.executable,
@@ -129,7 +131,12 @@ def submit_latency(stack: Stack, users: int, seconds: int, work: Path) -> dict[s
             "--loglevel",
             "WARNING",
         ],
-        env=os.environ | {"BENCH_TOKENS": str(tokens), "BENCH_PAIR": str(SHORT_PAIR)},
+        env=os.environ
+        | {
+            "BENCH_TOKENS": str(tokens),
+            "BENCH_PAIR": str(SHORT_PAIR),
+            "BENCH_SAMPLES": str(samples),
+        },
         check=False,
         capture_output=True,
         timeout=seconds + 120,
@@ -140,8 +147,21 @@ def submit_latency(stack: Stack, users: int, seconds: int, work: Path) -> dict[s
     }
     client, server = rows[("POST", "/api/v1/alignment/")], rows[("SERVER", "submit")]
     requests = int(client["Request Count"])
+    # Steady state: without the first seconds, when every user's first submit comes at once.
+    timed = [tuple(map(float, line.split())) for line in samples.read_text().splitlines()]
+    start = min(t for t, _ in timed)
+    steady = sorted(ms for t, ms in timed if t >= start + WARM_UP_SECONDS)
+    stages = {
+        name: (float(row["50%"]), float(row["95%"]))
+        for (kind, name), row in rows.items()
+        if kind == "SERVER" and name != "submit"
+    }
     return {
         "requests": requests,
+        "steady_p50": percentile(steady, 50),
+        "steady_p95": percentile(steady, 95),
+        "steady_p99": percentile(steady, 99),
+        "stages": stages,
         "error_rate": int(client["Failure Count"]) / max(requests, 1),
         "server_p50": float(server["50%"]),
         "server_p95": float(server["95%"]),
@@ -150,6 +170,10 @@ def submit_latency(stack: Stack, users: int, seconds: int, work: Path) -> dict[s
         "client_p95": float(client["95%"]),
         "client_p99": float(client["99%"]),
     }
+
+
+def percentile(ordered: list[float], p: int) -> float:
+    return ordered[min(len(ordered) - 1, len(ordered) * p // 100)] if ordered else float("nan")
 
 
 # -- (b) throughput --------------------------------------------------------------------
@@ -443,12 +467,18 @@ def infrastructure(work: Path) -> tuple[Infrastructure, S3Server]:
     )
 
 
-def latency_line(what: str, found: dict[str, float]) -> str:
+def latency_line(what: str, found: dict[str, Any]) -> str:
+    stages = ", ".join(
+        f"{name} {p50:.0f}/{p95:.0f}" for name, (p50, p95) in found["stages"].items()
+    )
     return (
         f"| (a) submit, {what} | server p50/p95/p99 {found['server_p50']:.0f}/"
-        f"{found['server_p95']:.0f}/{found['server_p99']:.0f} ms; client p50/p95/p99 "
+        f"{found['server_p95']:.0f}/{found['server_p99']:.0f} ms (after the first "
+        f"{WARM_UP_SECONDS} s: {found['steady_p50']:.0f}/{found['steady_p95']:.0f}/"
+        f"{found['steady_p99']:.0f} ms); client p50/p95/p99 "
         f"{found['client_p50']:.0f}/{found['client_p95']:.0f}/{found['client_p99']:.0f} ms; "
-        f"{found['requests']:.0f} submits, errors {found['error_rate']:.1%} |"
+        f"{found['requests']:.0f} submits, errors {found['error_rate']:.1%}; stages p50/p95 "
+        f"{stages} |"
     )
 
 

@@ -15,6 +15,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from servicekit.logs import get_logger
 from servicekit.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from servicekit.timing import server_timing, timed_stages
 
 __all__ = ["ReadinessCheck", "add_operational_routes"]
 
@@ -83,7 +84,8 @@ class RequestObservability(BaseHTTPMiddleware):
         # handler outside this middleware logs an unhandled error with it too. Each request
         # runs in a task of its own, so nothing leaks into the next one.
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
-        response = await call_next(request)
+        with timed_stages() as stages:
+            response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
@@ -91,5 +93,5 @@ class RequestObservability(BaseHTTPMiddleware):
         HTTP_SECONDS.labels(request.method, path).observe(elapsed)
         response.headers["x-correlation-id"] = correlation_id
         # The server's own time (until the response starts), for clients and load tests.
-        response.headers["server-timing"] = f"app;dur={elapsed * 1000:.1f}"
+        response.headers["server-timing"] = server_timing(elapsed * 1000, stages)
         return response

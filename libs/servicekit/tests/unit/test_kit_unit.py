@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import re
 
 import pytest
 from fastapi import FastAPI
@@ -13,6 +15,7 @@ from contracts import FilesStored, UserDeleted
 from servicekit.health import add_operational_routes
 from servicekit.logs import bind_context, configure_logging, get_logger
 from servicekit.messaging import Topology
+from servicekit.timing import stage
 
 
 def test_every_log_line_carries_service_and_ids_and_no_secrets(
@@ -76,3 +79,25 @@ def test_queue_names_carry_namespace_service_and_version() -> None:
     priority = topology.event_queue("aligner", UserDeleted, priority=True)
     assert priority.arguments["x-max-priority"] == 9  # type: ignore[index]
     assert Topology().events_exchange.name == "alignment.events"
+
+
+def test_server_timing_names_each_stage_a_route_timed_and_the_whole() -> None:
+    app = FastAPI()
+    add_operational_routes(app, "svc", {})
+
+    @app.get("/work")
+    async def work() -> dict[str, str]:
+        with stage("quota"):
+            await asyncio.sleep(0.01)
+        for _ in range(2):  # a stage timed twice counts once, summed
+            with stage("upload"):
+                await asyncio.sleep(0.005)
+        return {}
+
+    header = TestClient(app).get("/work").headers["server-timing"]
+    timings = {name: float(ms) for name, ms in re.findall(r"(\w+);dur=([0-9.]+)", header)}
+    assert list(timings) == ["app", "quota", "upload"]
+    assert timings["quota"] >= 10 and timings["upload"] >= 10
+    assert timings["app"] >= timings["quota"] + timings["upload"]
+    with stage("outside a request"):  # nothing collects it, nothing fails
+        pass

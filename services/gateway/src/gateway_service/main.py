@@ -16,6 +16,7 @@ from gateway_service.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway_service.api.rate_limits import RateLimits
 from gateway_service.entrypoints.events import register_consumers
 from gateway_service.service_layer.job_changes import JobChanges
+from gateway_service.service_layer.recent_quotas import RecentQuotaReports
 from gateway_service.settings import GatewaySettings
 from servicekit import ServiceRuntime
 from servicekit.dead_letters import run_dead_letters
@@ -54,6 +55,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     app.state.objects = objects
     app.state.rate_limits = RateLimits(settings.rate_limits)
     app.state.busy_retry_after = settings.busy_retry_after_seconds
+    app.state.recent_quotas = RecentQuotaReports(settings.quota_report_max_age_seconds)
     app.state.unit_of_work = runtime.unit_of_work
     app.state.job_changes = changes
     app.state.upload_limits = UploadLimits(

@@ -36,6 +36,12 @@ class GatewaySettings(ServiceSettings):
     max_files_per_job: int = Field(default=1000, gt=0)
     rate_limits: RateLimitSettings = RateLimitSettings()
     busy_retry_after_seconds: int = Field(default=30, ge=1, description="429 on job limits")
+    quota_report_max_age_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="how long auth's last quota report may let a user start an upload "
+        "without asking again (auth's reservation decides in the end); 0 asks every time",
+    )
 
     @model_validator(mode="after")
     def _public_key_present(self) -> Self:

@@ -22,7 +22,7 @@ from gateway_service.adapters.upload import BadUpload, MultipartUpload, UploadLi
 from gateway_service.api.deps import CorrelationId, CurrentUser, Limits, Rpc
 from gateway_service.api.errors import RPC_STATUS, ApiError
 from gateway_service.api.streaming import streamed
-from gateway_service.api.users import quota_of
+from gateway_service.api.users import QuotaOut, quota_of, recent_quotas
 from gateway_service.api.views import FilesOut, JobDeleted, JobList, JobOut, file_out, job_out
 from gateway_service.domain.jobs import FileStatus, JobStatus
 from gateway_service.domain.pairing import PairingError
@@ -33,6 +33,7 @@ from gateway_service.service_layer.submit import DuplicateSubmission, Submission
 from servicekit import UnitOfWork
 from servicekit.objects import ObjectMissing, Objects
 from servicekit.rpc import RpcClient, RpcFailed
+from servicekit.timing import stage
 
 __all__ = ["router"]
 
@@ -115,7 +116,8 @@ async def submit(
         if existing is not None:
             return _accepted(existing)
     await rate_limits.hit("submit_per_user", str(user.user_id))
-    plan = await _admit(request, user, rpc, correlation_id)
+    with stage("quota"):
+        plan = await _admit(request, user, rpc, correlation_id)
     limits = _upload_limits(request.app.state.upload_limits, plan)
     declared = _declared_size(request)
     if declared is not None and declared > limits.max_request_bytes:
@@ -127,7 +129,8 @@ async def submit(
         objects, lambda field, i: f"incoming/{user.user_id}/{job_id}/{field}-{i}", limits
     )
     try:
-        await upload.receive(request.headers.get("content-type", ""), request.stream())
+        with stage("upload"):
+            await upload.receive(request.headers.get("content-type", ""), request.stream())
 
         async def reserve(event: JobSubmitted) -> None:
             sizes = [p.audio_bytes + p.text_bytes for p in event.pairs]
@@ -139,7 +142,9 @@ async def submit(
                 largest_file_bytes=max(max(p.audio_bytes, p.text_bytes) for p in event.pairs),
                 correlation_id=correlation_id,
             )
-            await rpc.call(order, QuotaReport)
+            with stage("reserve"):
+                report = await rpc.call(order, QuotaReport)
+            recent_quotas(request).put(user.user_id, report)
 
         job = await Submissions(request.app.state.unit_of_work).create(
             job_id,
@@ -179,12 +184,25 @@ async def submit(
 async def _admit(
     request: Request, user: AccessClaims, rpc: RpcClient, correlation_id: str
 ) -> PlanLimits:
-    """The plan's limits, once the user may start another job at all."""
+    """The plan's limits, once the user may start another job at all. A recent report from
+    auth may say yes; only a fresh one may say no."""
+    recent = recent_quotas(request).get(user.user_id)
+    if recent is not None:
+        quota = await quota_of(request, user, rpc, correlation_id, report=recent)
+        if _refusal(request, quota) is None:
+            return quota.limits
     quota = await quota_of(request, user, rpc, correlation_id)
+    refusal = _refusal(request, quota)
+    if refusal is not None:
+        raise refusal
+    return quota.limits
+
+
+def _refusal(request: Request, quota: QuotaOut) -> ApiError | None:
     limits, usage = quota.limits, quota.usage
     if usage.concurrent_jobs >= limits.max_concurrent_jobs:
         retry = request.app.state.busy_retry_after
-        raise ApiError(
+        return ApiError(
             429,
             "too_many_concurrent_jobs",
             f"{usage.concurrent_jobs} of your jobs are still running; your plan allows "
@@ -203,8 +221,8 @@ async def _admit(
     )
     if refusal is not None:
         status = RPC_STATUS[refusal.code]
-        raise ApiError(status, refusal.code, refusal.message, details=refusal.details)
-    return limits
+        return ApiError(status, refusal.code, refusal.message, details=refusal.details)
+    return None
 
 
 def _declared_size(request: Request) -> int | None:

@@ -18,6 +18,7 @@ from gateway_service.api.errors import ApiError
 from gateway_service.api.rate_limits import RateLimits
 from gateway_service.service_layer.accounts import is_revoked
 from servicekit.rpc import RpcClient
+from servicekit.timing import stage
 
 __all__ = ["CorrelationId", "CurrentUser", "Limits", "Rpc", "client_ip"]
 
@@ -47,11 +48,11 @@ async def _current_user(
         raise ApiError(401, "token_expired", str(exc), headers=BEARER) from exc
     except InvalidToken as exc:
         raise ApiError(401, "invalid_token", str(exc), headers=BEARER) from exc
-    async with request.app.state.unit_of_work() as uow:
-        if await is_revoked(claims.session_id, uow):
-            raise ApiError(
-                401, "session_ended", "this session has ended; log in again", headers=BEARER
-            )
+    with stage("session"):
+        async with request.app.state.unit_of_work() as uow:
+            revoked = await is_revoked(claims.session_id, uow)
+    if revoked:
+        raise ApiError(401, "session_ended", "this session has ended; log in again", headers=BEARER)
     # Each request runs in its own context copy: this names the user on its log lines only.
     structlog.contextvars.bind_contextvars(user_id=str(claims.user_id))
     return claims

@@ -27,6 +27,7 @@ from gateway_service.api.streaming import streamed
 from gateway_service.api.views import JobOut, job_out
 from gateway_service.service_layer.downloads import Download
 from gateway_service.service_layer.exports import job_pages
+from gateway_service.service_layer.recent_quotas import RecentQuotaReports
 from servicekit.rpc import RpcClient
 
 __all__ = ["router"]
@@ -59,13 +60,25 @@ EXPORT_JSON = TypeAdapter(AccountExport)
 JOB_JSON = TypeAdapter(JobOut)
 
 
+def recent_quotas(request: Request) -> RecentQuotaReports:
+    reports: RecentQuotaReports = request.app.state.recent_quotas
+    return reports
+
+
 async def quota_of(
-    request: Request, user: AccessClaims, rpc: RpcClient, correlation_id: str
+    request: Request,
+    user: AccessClaims,
+    rpc: RpcClient,
+    correlation_id: str,
+    report: QuotaReport | None = None,
 ) -> QuotaOut:
-    """The plan from auth (RPC), the running jobs from the gateway's own read model."""
-    report: QuotaReport = await rpc.call(
-        GetQuota(user_id=user.user_id, correlation_id=correlation_id), QuotaReport
-    )
+    """The plan from auth (RPC, unless a report is given), the running jobs from the
+    gateway's own read model."""
+    if report is None:
+        report = await rpc.call(
+            GetQuota(user_id=user.user_id, correlation_id=correlation_id), QuotaReport
+        )
+        recent_quotas(request).put(user.user_id, report)
     async with request.app.state.unit_of_work() as uow:
         active = await JobRepository(uow.session).count_active(user.user_id)
     return QuotaOut(

@@ -17,6 +17,7 @@ from gateway_service.domain.jobs import FileStatus, JobStatus
 from gateway_service.domain.pairing import pair_by_stem
 from servicekit import UnitOfWork, utc_naive_now
 from servicekit.errors import DomainError
+from servicekit.timing import stage
 
 __all__ = ["InvalidSubmission", "Submissions"]
 
@@ -133,10 +134,11 @@ class Submissions:
         if reserve is not None:
             await reserve(event)
         try:
-            async with self._uow() as uow:
-                await JobRepository(uow.session).add(job, idempotency_key)
-                uow.emit(event, correlation_id=correlation_id, priority=event.priority)
-                await uow.commit()
+            with stage("record"):
+                async with self._uow() as uow:
+                    await JobRepository(uow.session).add(job, idempotency_key)
+                    uow.emit(event, correlation_id=correlation_id, priority=event.priority)
+                    await uow.commit()
         except IntegrityError as exc:
             if idempotency_key is None:
                 raise
