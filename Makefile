@@ -4,12 +4,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := libs/contracts libs/servicekit deploy/local \
-	services/gateway services/auth services/storage services/aligner services/janitor
+	services/gateway services/auth services/storage services/aligner services/janitor \
+	clients/python
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SOURCES := services/aligner/bench libs/contracts/src libs/servicekit/src deploy/local/src $(wildcard services/*/src)
-TESTS := libs/contracts/tests libs/servicekit/tests deploy/local/tests $(wildcard services/*/tests) tests
+SOURCES := services/aligner/bench libs/contracts/src libs/servicekit/src deploy/local/src $(wildcard services/*/src) \
+	clients/python/src
+TESTS := libs/contracts/tests libs/servicekit/tests deploy/local/tests $(wildcard services/*/tests) \
+	clients/python/tests tests
 
 .PHONY: help fuzz bench bench-load bench-accuracy bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
 
@@ -44,7 +47,7 @@ test: system-deps venv
 	$(BIN)/pytest
 
 test-unit: venv
-	$(BIN)/pytest libs/contracts libs/servicekit/tests/unit deploy/local/tests services
+	$(BIN)/pytest libs/contracts libs/servicekit/tests/unit deploy/local/tests services clients/python/tests
 
 test-integration: venv
 	$(BIN)/pytest -m integration

@@ -1,0 +1,3 @@
+from fa_client.cli import main
+
+raise SystemExit(main())
