@@ -42,7 +42,7 @@ def server() -> Iterator[tuple[str, Script]]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_DELETE = _answer
+        do_GET = do_POST = do_DELETE = _answer  # noqa: N815 - http.server's names
 
         def log_message(self, *_: object) -> None:
             pass
