@@ -2,10 +2,11 @@
 
     python services/aligner/bench/accuracy.py [--data ../shared/data/alignment-eval]
 
-Prints, per engine and per set (gold: hand-labelled TIMIT and praatio; silver: MFA output),
-word-boundary error (mean, median, share within 10/25/50/100 ms), phone-boundary error
-against TIMIT mapped to the 39-phone set, failed files, real-time factor with the model
-warm, start-up time and peak memory.
+Prints, per engine and per set of the language it serves (gold: hand-labelled; silver: made
+by another aligner, see the set's README), as the field reports them: boundary error (mean,
+median, share within 10/20/25/50/100 ms) and boundary F1 at 20 ms, for words, and for
+phones where the reference's phone set compares (TIMIT, mapped to the 39-phone set); failed
+files, real-time factor with the model warm, start-up time and peak memory.
 """
 
 from __future__ import annotations
@@ -26,13 +27,25 @@ from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
 from aligner_service.evaluation import (
     boundaries,
+    boundary_f1,
+    boundary_hits,
     byte_slipped,
     describe,
+    edges,
     reference_key,
     synthetic_utterance,
 )
 
-GOLD = ("timit", "praatio")
+GOLD = ("timit", "praatio", "voxangeles", "sppas_nan")
+# The language of each set (VoxAngeles: by the file's prefix, ISO 639-3).
+LANGUAGES = {
+    "sppas_nan": "nan",
+    "sppas_fra_silver": "fr",
+    "emuwebapp_de": "de",
+    "voxangeles": "by-prefix",
+}
+ISO_639_3 = {"ces": "cs", "ell": "el", "eus": "eu"}
+IPA_SETS = {"voxangeles"}  # transcripts are IPA: measurable once IPA input exists
 ENGINES: dict[str, Callable[[], Engine]] = {
     "pocketsphinx": PocketSphinxEngine,
     "tts-dtw": TtsDtwEngine,
@@ -72,6 +85,8 @@ SILENCES = {"h#", "pau", "epi", "q", "sil", "sp", ""}
 class Tally:
     word_errors: list[float] = field(default_factory=list)
     phone_errors: list[float] = field(default_factory=list)
+    word_hits: list[int] = field(default_factory=lambda: [0, 0, 0])  # hits, found, reference
+    phone_hits: list[int] = field(default_factory=lambda: [0, 0, 0])
     files: int = 0
     failed: list[str] = field(default_factory=list)
     words_expected: int = 0
@@ -97,8 +112,25 @@ def reference_phones(path: Path) -> list[tuple[str, float, float]]:
     return phones
 
 
+def language_of(folder: Path, wav_path: Path) -> str:
+    language = LANGUAGES.get(folder.name, "en-us")
+    if language == "by-prefix":
+        return ISO_639_3.get(wav_path.name.split("-")[0], "und")
+    return language
+
+
+def count(
+    hits: list[int], got: list[tuple[str, float, float]], want: list[tuple[str, float, float]]
+) -> None:
+    for i, n in enumerate(boundary_hits(edges(got), edges(want))):
+        hits[i] += n
+
+
 def run(engine: Engine, folder: Path, tally: Tally) -> None:
     for wav_path in sorted(folder.glob("*.wav")):
+        language = language_of(folder, wav_path)
+        if not supports(engine, language):
+            continue
         base = wav_path.with_suffix("")
         with wave.open(str(wav_path)) as source:
             pcm = source.readframes(source.getnframes())
@@ -113,7 +145,7 @@ def run(engine: Engine, folder: Path, tally: Tally) -> None:
         tally.seconds_audio += duration
         started = time.perf_counter()
         try:
-            output = engine.align(pcm, [t.key for t in known], "en-us")
+            output = engine.align(pcm, [t.key for t in known], language)
         except EngineFailed:
             damaged = " (damaged: byte-slipped PCM)" if byte_slipped(pcm) else ""
             tally.failed.append(wav_path.name + damaged)
@@ -124,10 +156,13 @@ def run(engine: Engine, folder: Path, tally: Tally) -> None:
         errors, matched = boundaries(got, want)
         tally.word_errors += errors
         tally.words_matched += matched
+        count(tally.word_hits, got, want)
         phones_path = Path(f"{base}.phones.json")
         if folder.name == "timit" and phones_path.exists() and output.phones:
             got_phones = [(p.phone.lower(), p.start, p.end) for p in output.phones]
-            tally.phone_errors += boundaries(got_phones, reference_phones(phones_path))[0]
+            want_phones = reference_phones(phones_path)
+            tally.phone_errors += boundaries(got_phones, want_phones)[0]
+            count(tally.phone_hits, got_phones, want_phones)
 
 
 def run_synthetic(engine: Engine) -> None:
@@ -163,17 +198,30 @@ def main() -> None:
                 if f.is_dir() and ((f.name in GOLD) == (group == "gold"))
             )
             for folder in folders:
+                if folder.name in IPA_SETS:
+                    print(f"  [{group}] {folder.name:12} IPA transcripts: not measured yet")
+                    continue
                 tally = Tally()
                 run(engine, folder, tally)
+                if not tally.files:
+                    if folder.name in LANGUAGES:
+                        language = LANGUAGES[folder.name]
+                        print(f"  [{group}] {folder.name:12} no voice for '{language}'")
+                    continue
                 rtf = tally.seconds_spent / tally.seconds_audio if tally.seconds_audio else 0
                 matched = f"{tally.words_matched}/{tally.words_expected}"
                 print(
                     f"  [{group}] {folder.name:12} files {tally.files:3}"
                     f"  failed {len(tally.failed):2}  words matched {matched}  RTF {rtf:.3f}"
                 )
-                print(f"      words:  {describe(tally.word_errors)}")
+                words_f1 = boundary_f1(*tally.word_hits)
+                print(f"      words:  {describe(tally.word_errors, words_f1)}")
                 if tally.phone_errors:
-                    print(f"      phones: {describe(tally.phone_errors)} (TIMIT 39-phone set)")
+                    phones_f1 = boundary_f1(*tally.phone_hits)
+                    print(
+                        f"      phones: {describe(tally.phone_errors, phones_f1)}"
+                        " (TIMIT 39-phone set)"
+                    )
                 if tally.failed:
                     damaged = sum("damaged" in f for f in tally.failed)
                     print(f"      failed: {len(tally.failed)}, of which {damaged} damaged input:")

@@ -21,9 +21,13 @@ from scipy.signal import resample_poly
 from aligner_service.domain.transcript import tokenize
 
 __all__ = [
+    "WITHIN_MS",
     "boundaries",
+    "boundary_f1",
+    "boundary_hits",
     "byte_slipped",
     "describe",
+    "edges",
     "joined_recording",
     "reference_key",
     "synthetic_utterance",
@@ -139,10 +143,46 @@ def boundaries(
     return errors, matched
 
 
-def describe(errors: list[float]) -> str:
+WITHIN_MS = (10, 20, 25, 50, 100)
+
+
+def boundary_hits(
+    got: list[float], want: list[float], tolerance: float = 0.020
+) -> tuple[int, int, int]:
+    """(hits, boundaries found, reference boundaries) as segmentation papers count them: a
+    boundary found is a hit if it lies within ``tolerance`` of a reference boundary not
+    already taken (one to one, in time order)."""
+    found, reference = sorted(set(got)), sorted(set(want))
+    reach = tolerance + 1e-9  # 20 ms is within 20 ms, whatever the floats say
+    hits, j = 0, 0
+    for t in found:
+        while j < len(reference) and reference[j] < t - reach:
+            j += 1
+        if j < len(reference) and abs(reference[j] - t) <= reach:
+            hits += 1
+            j += 1
+    return hits, len(found), len(reference)
+
+
+def boundary_f1(hits: int, found: int, reference: int) -> float:
+    """F1 of precision (hits over boundaries found) and recall (over the reference's)."""
+    if hits == 0:
+        return 0.0
+    precision, recall = hits / found, hits / reference
+    return 2 * precision * recall / (precision + recall)
+
+
+def edges(items: list[tuple[str, float, float]]) -> list[float]:
+    """Every start and end, rounded to the millisecond (a shared boundary counts once)."""
+    return sorted({round(t, 3) for _, start, end in items for t in (start, end)})
+
+
+def describe(errors: list[float], f1: float | None = None) -> str:
     if not errors:
         return "n/a"
-    within = [sum(e <= t for e in errors) / len(errors) for t in (0.010, 0.025, 0.050, 0.100)]
+    within = [sum(e <= ms / 1000 for e in errors) / len(errors) for ms in WITHIN_MS]
     mean, median = 1000 * statistics.mean(errors), 1000 * statistics.median(errors)
     shares = " / ".join(f"{100 * w:3.0f}%" for w in within)
-    return f"mean {mean:5.1f} ms  median {median:5.1f} ms  <=10/25/50/100 ms {shares}"
+    thresholds = "/".join(str(ms) for ms in WITHIN_MS)
+    line = f"mean {mean:5.1f} ms  median {median:5.1f} ms  <={thresholds} ms {shares}"
+    return line if f1 is None else f"{line}  F1@20ms {f1:.3f}"
