@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from contracts.rpc import ApiKeyOwner, VerifyApiKey
 from gateway_service.adapters.stream_tokens import StreamTokens
@@ -15,6 +14,7 @@ from gateway_service.adapters.tokens import AccessTokenVerifier
 from gateway_service.adapters.upload import UploadLimits
 from gateway_service.adapters.watched_jobs import WatchedJobs
 from gateway_service.api import alignment, api_keys, auth, events, users
+from gateway_service.api.cors import allow_origins
 from gateway_service.api.drain import DrainUnreadBody
 from gateway_service.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway_service.api.rate_limits import RateLimits
@@ -78,15 +78,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     )
     install_error_handlers(app)
     app.add_middleware(DrainUnreadBody)
-    if settings.cors_origins:  # outermost: errors (401, 429...) carry the CORS headers too
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
-            expose_headers=["Location", "Retry-After", "Content-Disposition"],
-            max_age=600,
-        )
+    allow_origins(app, settings.cors_origins)
     routers = (auth.router, users.router, api_keys.router, alignment.router, events.router)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
