@@ -64,7 +64,9 @@ class ApiKeys:
                 )
             await keys.add(made.record)
             await uow.commit()
-        log.info("api_key.created", key_id=str(made.record.id), scope=scope.value)
+        log.info(
+            "api_key.created", key_id=str(made.record.id), user_id=str(user_id), scope=scope.value
+        )
         return ApiKeyCreated(**info(made.record).model_dump(), key=made.key)
 
     async def list_keys(self, user_id: UUID) -> list[ApiKeyInfo]:
@@ -76,7 +78,7 @@ class ApiKeys:
             if not await ApiKeyRepository(uow.session).revoke(user_id, key_id, utc_naive_now()):
                 raise ApiKeyNotFound("no such key")
             await uow.commit()
-        log.info("api_key.revoked", key_id=str(key_id))
+        log.info("api_key.revoked", key_id=str(key_id), user_id=str(user_id))
 
     async def verify(self, key: str) -> ApiKeyOwner:
         if not key.startswith(API_KEY_MARKER):
