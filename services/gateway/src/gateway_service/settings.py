@@ -99,7 +99,7 @@ class GatewaySettings(ServiceSettings):
 
     def stream_secret(self) -> bytes:
         """The stream tokens' HMAC key: set, long enough; or, outside production, random."""
-        if self.stream_token_secret is None:
+        if self.stream_token_secret is None or not self.stream_token_secret.get_secret_value():
             if self.environment is Environment.PRODUCTION:
                 raise ValueError("GATEWAY_STREAM_TOKEN_SECRET must be set in production")
             return self._random_stream_secret
