@@ -25,6 +25,7 @@ SECRETS = Secrets(
     s3_secret_key="secret",
     jwt_private_key_file=Path("/nonexistent/jwt.pem"),
     jwt_public_key_file=Path("/nonexistent/jwt.pub.pem"),
+    stream_token_secret="s" * 43,
 )
 
 
@@ -166,3 +167,16 @@ def test_stack_names_urls_and_env_of_replicas(tmp_path: Path) -> None:
     assert env["ALIGNER_WORKER_NAME"] == "aligner-2"
     assert env["ALIGNER_HTTP_PORT"] == str(config.ports["aligner-2"])
     assert env["ALIGNER_DB_URL"] == stack.env("aligner")["ALIGNER_DB_URL"]
+
+
+def test_the_gateway_gets_a_stream_token_secret_made_once_per_state_folder(
+    tmp_path: Path,
+) -> None:
+    made = Secrets.load_or_create(tmp_path)
+    assert len(made.stream_token_secret) >= 32
+    assert Secrets.load_or_create(tmp_path).stream_token_secret == made.stream_token_secret
+    env = service_env(StackConfig(state_dir=tmp_path), made, "gateway")
+    assert env["GATEWAY_STREAM_TOKEN_SECRET"] == made.stream_token_secret
+    assert "GATEWAY_STREAM_TOKEN_SECRET" not in service_env(
+        StackConfig(state_dir=tmp_path), made, "auth"
+    )

@@ -89,6 +89,8 @@ NOT_STORED: dict[str, str] = {
     "ChangePassword.new_password": "auth keeps only its argon2 hash",
     "RefreshSession.refresh_token": "auth looks up its hash",
     "EndSession.refresh_token": "auth looks up its hash",
+    "ApiKeyCreated.key": "a reply: auth keeps only its SHA-256 (api_keys.key_hash)",
+    "VerifyApiKey.key": "auth looks up its SHA-256",
 }
 
 

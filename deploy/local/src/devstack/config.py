@@ -156,6 +156,7 @@ class Secrets:
     s3_secret_key: str
     jwt_private_key_file: Path
     jwt_public_key_file: Path
+    stream_token_secret: str = ""  # the gateway's HMAC key for job stream tokens
 
     @classmethod
     def load_or_create(cls, state_dir: Path) -> Secrets:
@@ -172,6 +173,10 @@ class Secrets:
             }
             path.write_text(json.dumps(stored, indent=2))
             path.chmod(0o600)
+        if "stream_token_secret" not in stored:  # a state folder made before it existed
+            stored["stream_token_secret"] = secrets.token_urlsafe(32)
+            path.write_text(json.dumps(stored, indent=2))
+            path.chmod(0o600)
         private, public = state_dir / "jwt-ed25519.pem", state_dir / "jwt-ed25519.pub.pem"
         write_key_pair(private, public)
         return cls(
@@ -180,6 +185,7 @@ class Secrets:
             s3_secret_key=stored["s3_secret_key"],
             jwt_private_key_file=private,
             jwt_public_key_file=public,
+            stream_token_secret=stored["stream_token_secret"],
         )
 
 
@@ -245,6 +251,8 @@ def service_env(config: StackConfig, secrets_: Secrets, name: str) -> dict[str, 
         env["JWT_PRIVATE_KEY_FILE"] = str(secrets_.jwt_private_key_file)
     if service == "gateway":
         env["JWT_PUBLIC_KEY_FILE"] = str(secrets_.jwt_public_key_file)
+        if secrets_.stream_token_secret:
+            env["STREAM_TOKEN_SECRET"] = secrets_.stream_token_secret
     named = {prefix + key: value for key, value in env.items()} | config.extra_env.get(service, {})
     if name != service:
         # A replica: the service's extra settings, but its own port and name; then its own.

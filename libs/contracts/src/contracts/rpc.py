@@ -7,11 +7,12 @@ never both, so the gateway can map the error code to an HTTP status.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Generic, Self, TypeVar
+from typing import Annotated, ClassVar, Generic, Self, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from contracts.api_keys import API_KEY_LABEL_MAX_LENGTH, API_KEY_PREFIX_LENGTH, ApiKeyScope
 from contracts.strings import (
     CORRELATION_ID_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
@@ -22,14 +23,20 @@ from contracts.strings import (
 
 __all__ = [
     "RPC_REQUESTS",
+    "ApiKeyCreated",
+    "ApiKeyInfo",
+    "ApiKeyList",
+    "ApiKeyOwner",
     "ChangePassword",
     "CountStoredUsage",
+    "CreateApiKey",
     "DeleteAccount",
     "Done",
     "EndAllSessions",
     "EndSession",
     "GetQuota",
     "GetUser",
+    "ListApiKeys",
     "LoginUser",
     "PlanLimits",
     "QuotaRefusal",
@@ -37,12 +44,14 @@ __all__ = [
     "RefreshSession",
     "RegisterUser",
     "ReserveQuota",
+    "RevokeApiKey",
     "RpcError",
     "RpcReply",
     "RpcRequest",
     "StoredUsage",
     "TokenPair",
     "UserProfile",
+    "VerifyApiKey",
     "quota_refusal",
 ]
 
@@ -255,6 +264,76 @@ class StoredUsage(BaseModel):
     files: int = Field(ge=0, description="files stored and not yet deleted")
 
 
+# API keys (auth owns them; the gateway manages them for their owner and checks them) ------
+
+ApiKeyLabel = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=API_KEY_LABEL_MAX_LENGTH)
+]
+API_KEY_MAX_LENGTH = 128  # what VerifyApiKey accepts; keys are 46 characters
+
+
+class ApiKeyInfo(BaseModel):
+    """A key as its owner sees it in a listing: never the key itself."""
+
+    id: UUID
+    label: ApiKeyLabel
+    scope: ApiKeyScope
+    prefix: str = Field(max_length=API_KEY_PREFIX_LENGTH)
+    created_at: datetime
+    last_used_at: datetime | None = Field(
+        default=None, description="to the minute: auth writes it at most once a minute"
+    )
+
+
+class ApiKeyCreated(ApiKeyInfo):
+    key: str = Field(repr=False, description="shown once: auth keeps only its SHA-256")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyInfo]
+
+
+class ApiKeyOwner(BaseModel):
+    """Whose a valid key is, and what it may do."""
+
+    key_id: UUID
+    user_id: UUID
+    scope: ApiKeyScope
+
+
+class CreateApiKey(RpcRequest):
+    QUEUE = "auth.rpc.create-api-key.v1"
+
+    user_id: UUID
+    label: ApiKeyLabel
+    scope: ApiKeyScope
+
+
+class ListApiKeys(RpcRequest):
+    """The user's live keys (revoked ones are left out), newest first."""
+
+    QUEUE = "auth.rpc.list-api-keys.v1"
+
+    user_id: UUID
+
+
+class RevokeApiKey(RpcRequest):
+    """Refused with ``api_key_not_found`` for a key that is not the user's (or is revoked)."""
+
+    QUEUE = "auth.rpc.revoke-api-key.v1"
+
+    user_id: UUID
+    key_id: UUID
+
+
+class VerifyApiKey(RpcRequest):
+    """Whose key this is; refused with ``invalid_api_key`` for an unknown or revoked one."""
+
+    QUEUE = "auth.rpc.verify-api-key.v1"
+
+    key: str = Field(min_length=1, max_length=API_KEY_MAX_LENGTH, repr=False)
+
+
 RPC_REQUESTS: dict[type[RpcRequest], type[BaseModel]] = {
     RegisterUser: UserProfile,
     LoginUser: TokenPair,
@@ -267,4 +346,8 @@ RPC_REQUESTS: dict[type[RpcRequest], type[BaseModel]] = {
     GetQuota: QuotaReport,
     ReserveQuota: QuotaReport,
     CountStoredUsage: StoredUsage,
+    CreateApiKey: ApiKeyCreated,
+    ListApiKeys: ApiKeyList,
+    RevokeApiKey: Done,
+    VerifyApiKey: ApiKeyOwner,
 }

@@ -23,6 +23,7 @@ from auth_service.domain.tokens import TokenIssuer
 from auth_service.entrypoints.events import register_consumers
 from auth_service.entrypoints.rpc import register_rpc
 from auth_service.service_layer.accounts import Accounts
+from auth_service.service_layer.api_keys import ApiKeys
 from auth_service.service_layer.quotas import Quotas
 from auth_service.settings import AuthSettings
 from contracts.rpc import CountStoredUsage, StoredUsage
@@ -49,7 +50,8 @@ def build(settings: AuthSettings | None = None) -> ServiceRuntime:
         refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
     )
     quotas = Quotas(runtime.unit_of_work)
-    register_rpc(runtime, Accounts(runtime.unit_of_work, Passwords(), tokens), quotas)
+    accounts = Accounts(runtime.unit_of_work, Passwords(), tokens)
+    register_rpc(runtime, accounts, quotas, ApiKeys(runtime.unit_of_work))
     register_consumers(runtime.consumers, quotas)
     return runtime
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from contracts.rpc import ApiKeyOwner, VerifyApiKey
+from gateway_service.adapters.stream_tokens import StreamTokens
 from gateway_service.adapters.tokens import AccessTokenVerifier
 from gateway_service.adapters.upload import UploadLimits
 from gateway_service.adapters.watched_jobs import WatchedJobs
-from gateway_service.api import alignment, auth, events, users
+from gateway_service.api import alignment, api_keys, auth, events, users
+from gateway_service.api.cors import allow_origins
 from gateway_service.api.drain import DrainUnreadBody
 from gateway_service.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway_service.api.rate_limits import RateLimits
 from gateway_service.entrypoints.events import register_consumers
+from gateway_service.service_layer.api_keys import ApiKeyVerifier
 from gateway_service.service_layer.job_changes import JobChanges
 from gateway_service.service_layer.recent_quotas import RecentQuotaReports
 from gateway_service.settings import GatewaySettings
@@ -52,6 +57,14 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     app.state.token_verifier = AccessTokenVerifier(
         settings.public_keys(), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
+
+    async def verify_key(request: VerifyApiKey) -> ApiKeyOwner:
+        return await rpc.call(request, ApiKeyOwner)
+
+    app.state.api_keys = ApiKeyVerifier(verify_key, settings.api_key_cache_seconds)
+    app.state.stream_tokens = StreamTokens(
+        settings.stream_secret(), timedelta(seconds=settings.stream_token_ttl_seconds)
+    )
     app.state.objects = objects
     app.state.rate_limits = RateLimits(settings.rate_limits)
     app.state.busy_retry_after = settings.busy_retry_after_seconds
@@ -65,7 +78,9 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     )
     install_error_handlers(app)
     app.add_middleware(DrainUnreadBody)
-    for router in (auth.router, users.router, alignment.router, events.router):
+    allow_origins(app, settings.cors_origins)
+    routers = (auth.router, users.router, api_keys.router, alignment.router, events.router)
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return runtime, app
 

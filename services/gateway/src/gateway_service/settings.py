@@ -1,17 +1,24 @@
 from __future__ import annotations
 
+import json
+import re
+import secrets
+from functools import cached_property
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from gateway_service.adapters.stream_tokens import MIN_SECRET_BYTES
 from gateway_service.api.rate_limits import RateLimitSettings
-from servicekit import S3Settings, ServiceSettings
+from servicekit import Environment, S3Settings, ServiceSettings
 from servicekit.keys import is_published
 
 __all__ = ["GatewaySettings"]
+
+ORIGIN = re.compile(r"https?://[^/\s]+")
 
 
 class GatewaySettings(ServiceSettings):
@@ -42,6 +49,66 @@ class GatewaySettings(ServiceSettings):
         description="how long auth's last quota report may let a user start an upload "
         "without asking again (auth's reservation decides in the end); 0 asks every time",
     )
+
+    api_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="how long an API key's owner (or refusal) is remembered: a revoked key "
+        "is refused by every gateway within this long; 0 asks auth on every request",
+    )
+    stream_token_secret: SecretStr | None = Field(
+        default=None,
+        description=f"HMAC key (at least {MIN_SECRET_BYTES} bytes) of the job stream tokens; "
+        "the same on every gateway replica. Outside production a random one per process "
+        "is used when unset",
+    )
+    stream_token_ttl_seconds: int = Field(default=300, ge=10, le=3600)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="origins browsers may call the API from (CORS), comma-separated or a "
+        "JSON list, e.g. https://app.example.org; none by default",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
+        return origins
+
+    @model_validator(mode="after")
+    def _stream_secret_usable(self) -> Self:
+        self.stream_secret()
+        return self
+
+    @cached_property
+    def _random_stream_secret(self) -> bytes:
+        return secrets.token_bytes(32)
+
+    def stream_secret(self) -> bytes:
+        """The stream tokens' HMAC key: set, long enough; or, outside production, random."""
+        if self.stream_token_secret is None or not self.stream_token_secret.get_secret_value():
+            if self.environment is Environment.PRODUCTION:
+                raise ValueError("GATEWAY_STREAM_TOKEN_SECRET must be set in production")
+            return self._random_stream_secret
+        secret = self.stream_token_secret.get_secret_value().encode()
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"GATEWAY_STREAM_TOKEN_SECRET must have at least {MIN_SECRET_BYTES} bytes"
+            )
+        return secret
 
     @model_validator(mode="after")
     def _public_key_present(self) -> Self:

@@ -41,6 +41,11 @@ class AccountRepository:
         row = (await self._session.execute(select(users).where(users.c.id == user_id))).first()
         return User(**row._mapping) if row else None
 
+    async def lock_user(self, user_id: UUID) -> bool:
+        """Locks the user's row until the transaction ends; False if there is none."""
+        query = select(users.c.id).where(users.c.id == user_id).with_for_update()
+        return (await self._session.execute(query)).first() is not None
+
     async def emails(self) -> dict[str, UUID]:
         query = select(users.c.email, users.c.id).order_by(users.c.email)
         rows = await self._session.execute(query)

@@ -16,7 +16,15 @@ from sqlalchemy import (
 
 from servicekit import Timestamp
 
-__all__ = ["metadata", "refresh_tokens", "reservations", "subscription_types", "usage", "users"]
+__all__ = [
+    "api_keys",
+    "metadata",
+    "refresh_tokens",
+    "reservations",
+    "subscription_types",
+    "usage",
+    "users",
+]
 
 metadata = MetaData()
 
@@ -82,4 +90,26 @@ reservations = Table(
     ),
     Column("bytes", BigInteger, nullable=False),
     Column("created_at", Timestamp, nullable=False),
+)
+
+# Keys for scripts. Only the SHA-256 of a key is kept: a key is 256 random bits, so a fast
+# hash is as safe as a slow one (nothing to guess), and checking one costs no CPU to speak of.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Uuid(as_uuid=True), primary_key=True),
+    Column(
+        "user_id",
+        Uuid(as_uuid=True),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("label", String(100), nullable=False),
+    Column("scope", String(8), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("last_used_at", Timestamp, nullable=True),
+    Column("revoked_at", Timestamp, nullable=True),
 )

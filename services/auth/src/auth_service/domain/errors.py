@@ -1,11 +1,15 @@
+from contracts.api_keys import ApiKeyErrorCode
 from servicekit.errors import DomainError
 
 __all__ = [
+    "ApiKeyNotFound",
     "EmailAlreadyRegistered",
+    "InvalidApiKey",
     "InvalidCredentials",
     "InvalidRefreshToken",
     "QuotaExceeded",
     "RefreshTokenReused",
+    "TooManyApiKeys",
     "UserNotFound",
 ]
 
@@ -38,3 +42,17 @@ class QuotaExceeded(DomainError):
     def __init__(self, code: str, message: str, **details: object) -> None:
         super().__init__(message, **details)
         self.code = code
+
+
+class InvalidApiKey(DomainError):
+    """Unknown, revoked, or its account is deleted: the same answer for all three."""
+
+    code = ApiKeyErrorCode.INVALID_API_KEY
+
+
+class ApiKeyNotFound(DomainError):
+    code = ApiKeyErrorCode.API_KEY_NOT_FOUND
+
+
+class TooManyApiKeys(DomainError):
+    code = ApiKeyErrorCode.TOO_MANY_API_KEYS

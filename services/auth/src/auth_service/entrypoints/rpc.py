@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from auth_service.service_layer.accounts import Accounts
+from auth_service.service_layer.api_keys import ApiKeys
 from auth_service.service_layer.quotas import Quotas
 from contracts.rpc import (
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeyOwner,
     ChangePassword,
+    CreateApiKey,
     DeleteAccount,
     Done,
     EndAllSessions,
     EndSession,
     GetQuota,
     GetUser,
+    ListApiKeys,
     LoginUser,
     QuotaReport,
     RefreshSession,
     RegisterUser,
     ReserveQuota,
+    RevokeApiKey,
     TokenPair,
     UserProfile,
+    VerifyApiKey,
 )
 from servicekit.rpc import serve_rpc
 from servicekit.runtime import ServiceRuntime
@@ -26,7 +34,9 @@ from servicekit.runtime import ServiceRuntime
 __all__ = ["register_rpc"]
 
 
-def register_rpc(runtime: ServiceRuntime, accounts: Accounts, quotas: Quotas) -> None:
+def register_rpc(
+    runtime: ServiceRuntime, accounts: Accounts, quotas: Quotas, api_keys: ApiKeys
+) -> None:
     async def register_user(request: RegisterUser) -> UserProfile:
         return await accounts.register(request.email, request.password, request.correlation_id)
 
@@ -66,6 +76,19 @@ def register_rpc(runtime: ServiceRuntime, accounts: Accounts, quotas: Quotas) ->
     async def reserve_quota(request: ReserveQuota) -> QuotaReport:
         return await quotas.reserve(request)
 
+    async def create_api_key(request: CreateApiKey) -> ApiKeyCreated:
+        return await api_keys.create(request.user_id, request.label, request.scope)
+
+    async def list_api_keys(request: ListApiKeys) -> ApiKeyList:
+        return ApiKeyList(items=await api_keys.list_keys(request.user_id))
+
+    async def revoke_api_key(request: RevokeApiKey) -> Done:
+        await api_keys.revoke(request.user_id, request.key_id)
+        return Done()
+
+    async def verify_api_key(request: VerifyApiKey) -> ApiKeyOwner:
+        return await api_keys.verify(request.key)
+
     broker, topology = runtime.broker, runtime.topology
     serve_rpc(broker, topology, RegisterUser, UserProfile, register_user)
     serve_rpc(broker, topology, LoginUser, TokenPair, login_user)
@@ -77,3 +100,7 @@ def register_rpc(runtime: ServiceRuntime, accounts: Accounts, quotas: Quotas) ->
     serve_rpc(broker, topology, DeleteAccount, Done, delete_account)
     serve_rpc(broker, topology, GetQuota, QuotaReport, get_quota)
     serve_rpc(broker, topology, ReserveQuota, QuotaReport, reserve_quota)
+    serve_rpc(broker, topology, CreateApiKey, ApiKeyCreated, create_api_key)
+    serve_rpc(broker, topology, ListApiKeys, ApiKeyList, list_api_keys)
+    serve_rpc(broker, topology, RevokeApiKey, Done, revoke_api_key)
+    serve_rpc(broker, topology, VerifyApiKey, ApiKeyOwner, verify_api_key)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC
 from uuid import UUID, uuid4
 
+from auth_service.adapters.api_keys import ApiKeyRepository
 from auth_service.adapters.repository import AccountRepository
 from auth_service.adapters.sessions import SessionRepository
 from auth_service.domain.errors import (
@@ -133,10 +134,12 @@ class Accounts:
             await uow.commit()
 
     async def delete(self, user_id: UUID, correlation_id: str) -> None:
-        """The account goes, with its sessions, usage and reservations; every other service
-        forgets the user on UserDeleted."""
+        """The account goes, with its sessions, API keys, usage and reservations; every other
+        service forgets the user on UserDeleted. Gateways stop taking the keys within their
+        key cache's lifetime (seconds)."""
         async with self._uow() as uow:
             ended = await SessionRepository(uow.session).end_sessions(user_id, utc_naive_now())
+            await ApiKeyRepository(uow.session).delete_all(user_id)  # the cascade would, too
             if not await AccountRepository(uow.session).delete_user(user_id):
                 raise UserNotFound("this account does not exist (any more)")
             self._revoked(uow, user_id, ended, correlation_id)

@@ -17,13 +17,13 @@ from contracts import JobSubmitted
 from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota, quota_refusal
 from gateway_service.adapters.formats import RENDERED_FORMATS
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
-from gateway_service.adapters.tokens import AccessClaims
 from gateway_service.adapters.upload import BadUpload, MultipartUpload, UploadLimits, UploadTooLarge
 from gateway_service.api.deps import CorrelationId, CurrentUser, Limits, Rpc
 from gateway_service.api.errors import RPC_STATUS, ApiError
 from gateway_service.api.streaming import streamed
 from gateway_service.api.users import QuotaOut, quota_of, recent_quotas
 from gateway_service.api.views import FilesOut, JobDeleted, JobList, JobOut, file_out, job_out
+from gateway_service.domain.access import Principal
 from gateway_service.domain.jobs import FileStatus, JobStatus
 from gateway_service.domain.pairing import PairingError
 from gateway_service.domain.ranges import RangeNotSatisfiable
@@ -182,7 +182,7 @@ async def submit(
 
 
 async def _admit(
-    request: Request, user: AccessClaims, rpc: RpcClient, correlation_id: str
+    request: Request, user: Principal, rpc: RpcClient, correlation_id: str
 ) -> PlanLimits:
     """The plan's limits, once the user may start another job at all. A recent report from
     auth may say yes; only a fresh one may say no."""

@@ -19,7 +19,14 @@ from contracts.rpc import (
     TokenPair,
     UserProfile,
 )
-from gateway_service.api.deps import CorrelationId, CurrentUser, Limits, Rpc, client_ip
+from gateway_service.api.deps import (
+    CorrelationId,
+    CurrentUser,
+    Limits,
+    Rpc,
+    SessionUser,
+    client_ip,
+)
 from gateway_service.api.errors import ApiError
 from servicekit.rpc import RpcFailed
 
@@ -91,7 +98,7 @@ async def refresh(
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
-    body: RefreshBody, user: CurrentUser, rpc: Rpc, correlation_id: CorrelationId
+    body: RefreshBody, user: SessionUser, rpc: Rpc, correlation_id: CorrelationId
 ) -> Response:
     """Ends this session: its refresh token and its access tokens stop working."""
     request = EndSession(
@@ -102,7 +109,7 @@ async def logout(
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
-async def logout_all(user: CurrentUser, rpc: Rpc, correlation_id: CorrelationId) -> Response:
+async def logout_all(user: SessionUser, rpc: Rpc, correlation_id: CorrelationId) -> Response:
     """Ends every session of the account, on every device."""
     await rpc.call(EndAllSessions(user_id=user.user_id, correlation_id=correlation_id), Done)
     return Response(status_code=204)
@@ -110,7 +117,7 @@ async def logout_all(user: CurrentUser, rpc: Rpc, correlation_id: CorrelationId)
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
-    body: PasswordBody, user: CurrentUser, rpc: Rpc, correlation_id: CorrelationId
+    body: PasswordBody, user: SessionUser, rpc: Rpc, correlation_id: CorrelationId
 ) -> Response:
     """Changes the password and ends every session: log in again with the new one."""
     request = ChangePassword(

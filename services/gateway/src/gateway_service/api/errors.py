@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contracts.api_keys import ApiKeyErrorCode
 from contracts.errors import RpcErrorCode
 from servicekit.errors import UNAVAILABLE_KINDS, DomainError, is_unavailable
 from servicekit.logs import get_logger, mark_reported
@@ -33,6 +34,9 @@ RPC_STATUS = {
     "too_many_files": 413,
     "storage_quota_exceeded": 413,
     "minutes_quota_exceeded": 403,
+    ApiKeyErrorCode.INVALID_API_KEY: 401,
+    ApiKeyErrorCode.API_KEY_NOT_FOUND: 404,
+    ApiKeyErrorCode.TOO_MANY_API_KEYS: 409,
 }
 
 HTTP_CODES = {
@@ -81,7 +85,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in {
         400: "bad request",
         401: "no, expired, revoked or foreign token",
-        403: "over a plan's monthly limit",
+        403: "over a plan's monthly limit; an API key without the scope (or any key, for "
+        "managing keys and the account)",
         404: "no such resource (another user's job is absent too)",
         405: "method not allowed",
         409: "conflict",

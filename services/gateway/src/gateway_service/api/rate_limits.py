@@ -26,6 +26,9 @@ class RateLimitSettings(BaseModel):
     register_per_ip: str = "20/hour"
     refresh_per_ip: str = "60/minute"
     submit_per_user: str = "60/minute"
+    # Every request made with an API key counts against that key (its submits against its
+    # user's submit limit too, so that many keys do not make more room).
+    per_api_key: str = "600/minute"
 
 
 class RateLimits:

@@ -21,10 +21,10 @@ from contracts.rpc import (
     UserProfile,
 )
 from gateway_service.adapters.repository import JobRecord, JobRepository
-from gateway_service.adapters.tokens import AccessClaims
-from gateway_service.api.deps import CorrelationId, CurrentUser, Rpc
+from gateway_service.api.deps import CorrelationId, CurrentUser, Rpc, SessionUser
 from gateway_service.api.streaming import streamed
 from gateway_service.api.views import JobOut, job_out
+from gateway_service.domain.access import Principal
 from gateway_service.service_layer.downloads import Download
 from gateway_service.service_layer.exports import job_pages
 from gateway_service.service_layer.recent_quotas import RecentQuotaReports
@@ -67,7 +67,7 @@ def recent_quotas(request: Request) -> RecentQuotaReports:
 
 async def quota_of(
     request: Request,
-    user: AccessClaims,
+    user: Principal,
     rpc: RpcClient,
     correlation_id: str,
     report: QuotaReport | None = None,
@@ -139,7 +139,7 @@ async def export_json(
 
 @router.delete("/me", status_code=status.HTTP_202_ACCEPTED)
 async def delete_account(
-    user: CurrentUser, rpc: Rpc, correlation_id: CorrelationId
+    user: SessionUser, rpc: Rpc, correlation_id: CorrelationId
 ) -> JSONResponse:
     """Deletes the account, its jobs, files and results, in every service. Your tokens stop
     working at once; the files go within seconds."""
