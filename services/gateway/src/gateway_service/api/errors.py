@@ -11,11 +11,12 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.errors import RpcErrorCode
+from gateway_service.domain.corpus import CorpusErrorCode
 from servicekit.errors import UNAVAILABLE_KINDS, DomainError, is_unavailable
 from servicekit.logs import get_logger, mark_reported
 from servicekit.rpc import RpcFailed, RpcUnavailable
 
-__all__ = ["ApiError", "install_error_handlers"]
+__all__ = ["CORPUS_STATUS", "ApiError", "install_error_handlers"]
 
 log = get_logger(__name__)
 
@@ -33,6 +34,13 @@ RPC_STATUS = {
     "too_many_files": 413,
     "storage_quota_exceeded": 413,
     "minutes_quota_exceeded": 403,
+}
+
+# Why a corpus zip was refused -> HTTP status: over a limit 413, anything else 422.
+CORPUS_STATUS = {code: 422 for code in CorpusErrorCode} | {
+    CorpusErrorCode.TOO_MANY_ENTRIES: 413,
+    CorpusErrorCode.TOO_LARGE: 413,
+    CorpusErrorCode.ENTRY_TOO_LARGE: 413,
 }
 
 HTTP_CODES = {
