@@ -236,6 +236,7 @@ def _kind(name: str) -> Literal["audio", "text"] | None:
 
 
 def _check_declared_size(entry: ZipEntry, limits: CorpusLimits) -> None:
+    _check_ratio(f"the entry {entry.name!r}", entry.size, entry.compressed, limits)
     if entry.size > limits.max_entry_bytes:
         raise CorpusRefused(
             CorpusErrorCode.ENTRY_TOO_LARGE,
@@ -243,7 +244,6 @@ def _check_declared_size(entry: ZipEntry, limits: CorpusLimits) -> None:
             f"{limits.max_entry_bytes}",
             {"entry": entry.name, "limit": limits.max_entry_bytes},
         )
-    _check_ratio(f"the entry {entry.name!r}", entry.size, entry.compressed, limits)
 
 
 def _check_ratio(what: str, size: int, compressed: int, limits: CorpusLimits) -> None:
