@@ -109,7 +109,9 @@ class CorpusArchive:
 
 class EntryReader:
     """An entry's bytes as they decompress (``Objects.put_stream`` reads it): each slice
-    counted by the budget, the first bytes checked for an archive inside."""
+    decompressed in a worker thread, then counted by the budget (on the event loop, so
+    that entries read side by side share it safely), the first bytes checked for an
+    archive inside."""
 
     def __init__(
         self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: ZipEntry, budget: ByteBudget
@@ -126,10 +128,12 @@ class EntryReader:
     async def read(self, size: int) -> bytes:
         out = bytearray()
         while len(out) < size and not self._eof:
-            out += await asyncio.to_thread(self._read_slice, min(size - len(out), READ_BYTES))
+            data = await asyncio.to_thread(self._decompress, min(size - len(out), READ_BYTES))
+            self._count(data)
+            out += data
         return bytes(out)
 
-    def _read_slice(self, wanted: int) -> bytes:
+    def _decompress(self, wanted: int) -> bytes:
         try:
             if self._member is None:
                 self._member = self._archive.open(self._info)
@@ -143,13 +147,15 @@ class EntryReader:
         if not data:
             self._eof = True
             self._member.close()
+        return data
+
+    def _count(self, data: bytes) -> None:
         self._budget.take(self._entry, self.size, len(data))
         self.size += len(data)
         if len(self._head) < MAGIC_PROBE_BYTES:
             self._head += data[: MAGIC_PROBE_BYTES - len(self._head)]
             if self._eof or len(self._head) == MAGIC_PROBE_BYTES:
                 self._check_head()
-        return data
 
     def _check_head(self) -> None:
         kind = archive_kind(self._head)

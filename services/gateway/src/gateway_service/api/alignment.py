@@ -139,8 +139,7 @@ async def submit(
 
     upload = MultipartUpload(objects, key_for, limits)
     try:
-        with stage("upload"):
-            await _receive(request, upload, objects, key_for, limits)
+        await _receive(request, upload, objects, key_for, limits)
 
         async def reserve(event: JobSubmitted) -> None:
             sizes = [p.audio_bytes + p.text_bytes for p in event.pairs]
@@ -203,9 +202,12 @@ async def _receive(
     limits: UploadLimits,
 ) -> None:
     """The request's files into ``incoming/``: its parts, or the files of its corpus zip."""
-    await upload.receive(request.headers.get("content-type", ""), request.stream())
+    with stage("upload"):
+        await upload.receive(request.headers.get("content-type", ""), request.stream())
     if upload.corpus is not None:
-        upload.files += await unpack_corpus(objects, upload.corpus, key_for, corpus_limits(limits))
+        with stage("unpack"):
+            corpus = await unpack_corpus(objects, upload.corpus, key_for, corpus_limits(limits))
+        upload.files += corpus
 
 
 async def _admit(
