@@ -1,7 +1,7 @@
 """A corpus sent as one zip (MFA layout, speaker folders) is aligned like the same files sent
 part by part, with its folders kept in every name and in the result zip; hostile zips (a
-10 MB -> 10 GB bomb, ``../``, a symlink, a nested zip, not a zip) are refused with a 4xx
-and leave no job and nothing under ``incoming/``."""
+10 MB -> 10 GB bomb, ``../``, a symlink, a nested zip, a duplicate stem, not a zip) are
+refused with a 4xx and leave no job and nothing under ``incoming/``."""
 
 from __future__ import annotations
 
@@ -158,6 +158,11 @@ HOSTILE = {
         lambda: corpus_zip({"speaker2/x.wav": corpus_zip(), "speaker2/x.txt": b"a zip"}),
         422,
         "zip_nested_archive",
+    ),
+    "duplicate stem": (
+        lambda: corpus_zip({next(iter(CORPUS)).replace(".wav", ".flac"): b"fLaC" + bytes(99)}),
+        422,
+        "zip_duplicate_stem",
     ),
     "not a zip": (lambda: b"RIFF" + bytes(5000), 422, "zip_invalid"),
 }
