@@ -415,3 +415,22 @@ def test_archive_magic() -> None:
     assert archive_kind(b"BZh is how a transcript may start") is None
     assert archive_kind(b"\xfd7zXZ\x00\x00") == "xz"
     assert archive_kind(b"\x28\xb5\x2f\xfd\x00") == "zstd"
+
+
+async def test_mutated_zips_are_taken_or_refused_never_a_crash() -> None:
+    """Bytes changed at random anywhere (headers, data, directory) give a corpus, a
+    refusal with a code, or unpaired files; never another error, never a part left."""
+    rng = random.Random(14)
+    originals = [GOOD, zip_of(CORPUS, method=zipfile.ZIP_STORED)]
+    for _ in range(300):
+        data = bytearray(rng.choice(originals))
+        for _ in range(rng.randrange(1, 6)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        store = FakeObjects()
+        spool = spool_of(bytes(data))
+        try:
+            await unpack_corpus(cast(Objects, store), spool, lambda f, i: f"in/{f}-{i}", LIMITS)
+        except (CorpusRefused, PairingError):
+            assert store.objects == {}
+        finally:
+            spool.close()
