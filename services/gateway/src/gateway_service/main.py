@@ -75,6 +75,9 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
         max_file_bytes=settings.max_file_bytes,
         max_request_bytes=settings.max_request_bytes,
         max_files_per_field=settings.max_files_per_job,
+        max_corpus_bytes=settings.max_corpus_bytes,
+        max_corpus_entries=settings.max_corpus_entries,
+        max_compression_ratio=settings.max_compression_ratio,
     )
     install_error_handlers(app)
     app.add_middleware(DrainUnreadBody)

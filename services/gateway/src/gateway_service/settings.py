@@ -41,6 +41,13 @@ class GatewaySettings(ServiceSettings):
     max_file_bytes: int = Field(default=500 * 2**20, gt=0)
     max_request_bytes: int = Field(default=4 * 2**30, gt=0)
     max_files_per_job: int = Field(default=1000, gt=0)
+    max_corpus_bytes: int = Field(
+        default=4 * 2**30, gt=0, description="a corpus zip, and all its files uncompressed"
+    )
+    max_corpus_entries: int = Field(default=10_000, gt=0, description="in a corpus zip")
+    max_compression_ratio: float = Field(
+        default=200.0, ge=1, description="uncompressed / compressed, per zip entry and in all"
+    )
     rate_limits: RateLimitSettings = RateLimitSettings()
     busy_retry_after_seconds: int = Field(default=30, ge=1, description="429 on job limits")
     quota_report_max_age_seconds: float = Field(

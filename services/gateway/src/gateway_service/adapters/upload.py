@@ -1,5 +1,6 @@
 """Streams a multipart/form-data upload: each file part goes straight to object storage
-(one S3 part in memory at a time), small fields are kept, limits bite while streaming."""
+(one S3 part in memory at a time), small fields are kept, limits bite while streaming.
+A ``corpus`` part (a zip) goes to a temporary file instead, to be unpacked afterwards."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from gateway_service.adapters.corpus_zip import Spool
+from gateway_service.domain.pairing import clean_name
 from servicekit.objects import Objects
 
 __all__ = ["BadUpload", "MultipartUpload", "UploadLimits", "UploadTooLarge", "UploadedFile"]
 
 FILE_FIELDS = ("audio_files", "text_files")
+CORPUS_FIELD = "corpus"
 MAX_FIELD_BYTES = 4096
 QUEUE_CHUNKS = 16
+ONE_WAY = "send either one corpus zip or audio_files[] and text_files[], not both"
 
 
 class BadUpload(Exception):
@@ -32,6 +37,9 @@ class UploadLimits:
     max_file_bytes: int
     max_request_bytes: int
     max_files_per_field: int
+    max_corpus_bytes: int = 4 * 2**30  # a corpus zip, and its files uncompressed
+    max_corpus_entries: int = 10_000
+    max_compression_ratio: float = 200.0
 
 
 @dataclass
@@ -80,6 +88,7 @@ class _Part:
     file: UploadedFile | None = None
     stream: _PartStream | None = None
     upload: asyncio.Task[int] | None = None
+    spool: Spool | None = None
     value: bytearray = field(default_factory=bytearray)
 
     def end_header(self) -> None:
@@ -98,6 +107,7 @@ class MultipartUpload:
         self._limits = limits
         self.files: list[UploadedFile] = []
         self.fields: dict[str, str] = {}
+        self.corpus: Spool | None = None  # the corpus zip, on disk until closed
         self._stored: list[str] = []
         self._part = _Part()
         self._complete = False  # the closing boundary has come
@@ -148,6 +158,11 @@ class MultipartUpload:
             await self._abort(self._part)
             raise
 
+    def close(self) -> None:
+        """Remove the corpus zip's temporary file, if there is one."""
+        if self.corpus is not None:
+            self.corpus.close()
+
     async def _on(self, event: str, data: bytes) -> None:
         part = self._part
         if event == "begin":
@@ -170,13 +185,19 @@ class MultipartUpload:
     async def _start_part(self, part: _Part) -> None:
         _, options = parse_options_header(part.headers.get(b"content-disposition", b""))
         part.name = options.get(b"name", b"").decode("utf-8", "replace").removesuffix("[]")
+        if part.name == CORPUS_FIELD:  # a file, with a file name or not
+            self._start_corpus(part)
+            return
         if b"filename" not in options:
             return
         if part.name not in FILE_FIELDS:
             raise BadUpload(
-                f"unexpected file field '{part.name}': use audio_files[] and text_files[]"
+                f"unexpected file field '{part.name}': use audio_files[] and text_files[], "
+                "or one corpus zip"
             )
-        filename = options[b"filename"].decode("utf-8", "replace").strip()
+        if self.corpus is not None:
+            raise BadUpload(ONE_WAY)
+        filename = clean_name(options[b"filename"].decode("utf-8", "replace"))
         if not filename:
             raise BadUpload(f"a file in {part.name}[] has no file name")
         index = sum(f.field == part.name for f in self.files)
@@ -184,7 +205,7 @@ class MultipartUpload:
             raise UploadTooLarge(
                 f"at most {self._limits.max_files_per_field} files per job in {part.name}[]"
             )
-        part.file = UploadedFile(part.name, index, filename[:512], self._key_for(part.name, index))
+        part.file = UploadedFile(part.name, index, filename, self._key_for(part.name, index))
         part.stream = _PartStream()
         content_type = "audio/octet-stream" if part.name == "audio_files" else "text/plain"
         part.upload = asyncio.create_task(
@@ -192,7 +213,19 @@ class MultipartUpload:
         )
         self._stored.append(part.file.key)
 
+    def _start_corpus(self, part: _Part) -> None:
+        if self.corpus is not None or self._stored:
+            raise BadUpload(ONE_WAY)
+        part.spool = self.corpus = Spool()
+
     async def _part_data(self, part: _Part, data: bytes) -> None:
+        if part.spool is not None:
+            if part.spool.size + len(data) > self._limits.max_corpus_bytes:
+                raise UploadTooLarge(
+                    f"the corpus is larger than the limit of {self._limits.max_corpus_bytes} bytes"
+                )
+            await part.spool.write(data)
+            return
         if part.file is None:
             part.value += data
             if len(part.value) > MAX_FIELD_BYTES:
@@ -213,6 +246,9 @@ class MultipartUpload:
             part.upload.result()  # raises the upload's error
 
     async def _end_part(self, part: _Part) -> None:
+        if part.spool is not None:
+            await part.spool.flush()
+            return
         if part.file is None:
             self.fields[part.name] = part.value.decode("utf-8", "replace").strip()
             return
@@ -232,3 +268,4 @@ class MultipartUpload:
                 await part.upload
         with contextlib.suppress(Exception):
             await self._objects.delete(self._stored)
+        self.close()

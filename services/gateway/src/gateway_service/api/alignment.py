@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Literal
@@ -19,15 +19,17 @@ from gateway_service.adapters.formats import RENDERED_FORMATS
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
 from gateway_service.adapters.upload import BadUpload, MultipartUpload, UploadLimits, UploadTooLarge
 from gateway_service.api.deps import CorrelationId, CurrentUser, Limits, Rpc
-from gateway_service.api.errors import RPC_STATUS, ApiError
+from gateway_service.api.errors import CORPUS_STATUS, RPC_STATUS, ApiError
 from gateway_service.api.streaming import streamed
 from gateway_service.api.users import QuotaOut, quota_of, recent_quotas
 from gateway_service.api.views import FilesOut, JobDeleted, JobList, JobOut, file_out, job_out
 from gateway_service.domain.access import Principal
+from gateway_service.domain.corpus import CorpusRefused
 from gateway_service.domain.jobs import FileStatus, JobStatus
 from gateway_service.domain.pairing import PairingError
 from gateway_service.domain.ranges import RangeNotSatisfiable
 from gateway_service.service_layer import downloads
+from gateway_service.service_layer.corpus import corpus_limits, unpack_corpus
 from gateway_service.service_layer.downloads import SUFFIXES, safe_name
 from gateway_service.service_layer.submit import DuplicateSubmission, Submissions
 from servicekit import UnitOfWork
@@ -51,7 +53,6 @@ UPLOAD_SCHEMA = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["audio_files[]", "text_files[]"],
                     "properties": {
                         "audio_files[]": {
                             "type": "array",
@@ -60,6 +61,12 @@ UPLOAD_SCHEMA = {
                         "text_files[]": {
                             "type": "array",
                             "items": {"type": "string", "format": "binary"},
+                        },
+                        "corpus": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "instead of audio_files[] and text_files[]: a zip "
+                            "of an MFA-style corpus (speaker folders allowed)",
                         },
                         "language": {"type": "string", "default": "en"},
                         "engine": {"type": "string"},
@@ -107,7 +114,8 @@ async def submit(
     correlation_id: CorrelationId,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> JSONResponse:
-    """Upload audio files with their transcripts (pairs match by file stem)."""
+    """Upload audio files with their transcripts (pairs match by file stem, folders
+    included), as ``audio_files[]`` and ``text_files[]`` or as one ``corpus`` zip."""
     if idempotency_key:
         async with _unit_of_work(request) as uow:
             existing = await JobRepository(uow.session).by_idempotency_key(
@@ -125,12 +133,13 @@ async def submit(
             413, "payload_too_large", f"the request is larger than {limits.max_request_bytes} bytes"
         )
     job_id = uuid4()
-    upload = MultipartUpload(
-        objects, lambda field, i: f"incoming/{user.user_id}/{job_id}/{field}-{i}", limits
-    )
+
+    def key_for(field: str, index: int) -> str:
+        return f"incoming/{user.user_id}/{job_id}/{field}-{index}"
+
+    upload = MultipartUpload(objects, key_for, limits)
     try:
-        with stage("upload"):
-            await upload.receive(request.headers.get("content-type", ""), request.stream())
+        await _receive(request, upload, objects, key_for, limits)
 
         async def reserve(event: JobSubmitted) -> None:
             sizes = [p.audio_bytes + p.text_bytes for p in event.pairs]
@@ -160,6 +169,8 @@ async def submit(
         raise ApiError(413, "payload_too_large", str(exc)) from exc
     except BadUpload as exc:
         raise ApiError(422, "invalid_upload", str(exc)) from exc
+    except CorpusRefused as exc:  # the corpus's parts are deleted already
+        raise ApiError(CORPUS_STATUS[exc.code], exc.code, exc.message, exc.details) from exc
     except PairingError as exc:
         await objects.delete([f.key for f in upload.files])
         raise ApiError(422, "unmatched_files", str(exc), details=exc.details) from exc  # type: ignore[arg-type]
@@ -178,7 +189,25 @@ async def submit(
     except Exception:
         await objects.delete([f.key for f in upload.files])
         raise
+    finally:
+        upload.close()
     return _accepted(job)
+
+
+async def _receive(
+    request: Request,
+    upload: MultipartUpload,
+    objects: Objects,
+    key_for: Callable[[str, int], str],
+    limits: UploadLimits,
+) -> None:
+    """The request's files into ``incoming/``: its parts, or the files of its corpus zip."""
+    with stage("upload"):
+        await upload.receive(request.headers.get("content-type", ""), request.stream())
+    if upload.corpus is not None:
+        with stage("unpack"):
+            corpus = await unpack_corpus(objects, upload.corpus, key_for, corpus_limits(limits))
+        upload.files += corpus
 
 
 async def _admit(
@@ -237,6 +266,9 @@ def _upload_limits(service: UploadLimits, plan: PlanLimits) -> UploadLimits:
         max_file_bytes=min(service.max_file_bytes, plan.max_file_bytes),
         max_request_bytes=service.max_request_bytes,
         max_files_per_field=min(service.max_files_per_field, plan.max_files_per_job),
+        max_corpus_bytes=service.max_corpus_bytes,
+        max_corpus_entries=service.max_corpus_entries,
+        max_compression_ratio=service.max_compression_ratio,
     )
 
 

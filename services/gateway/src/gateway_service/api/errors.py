@@ -12,11 +12,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.api_keys import ApiKeyErrorCode
 from contracts.errors import RpcErrorCode
+from gateway_service.domain.corpus import CorpusErrorCode
 from servicekit.errors import UNAVAILABLE_KINDS, DomainError, is_unavailable
 from servicekit.logs import get_logger, mark_reported
 from servicekit.rpc import RpcFailed, RpcUnavailable
 
-__all__ = ["ApiError", "install_error_handlers"]
+__all__ = ["CORPUS_STATUS", "ApiError", "install_error_handlers"]
 
 log = get_logger(__name__)
 
@@ -37,6 +38,13 @@ RPC_STATUS = {
     ApiKeyErrorCode.INVALID_API_KEY: 401,
     ApiKeyErrorCode.API_KEY_NOT_FOUND: 404,
     ApiKeyErrorCode.TOO_MANY_API_KEYS: 409,
+}
+
+# Why a corpus zip was refused -> HTTP status: over a limit 413, anything else 422.
+CORPUS_STATUS = {code: 422 for code in CorpusErrorCode} | {
+    CorpusErrorCode.TOO_MANY_ENTRIES: 413,
+    CorpusErrorCode.TOO_LARGE: 413,
+    CorpusErrorCode.ENTRY_TOO_LARGE: 413,
 }
 
 HTTP_CODES = {

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-__all__ = ["Pair", "PairingError", "pair_by_stem", "stem_of"]
+__all__ = ["Pair", "PairingError", "clean_name", "pair_by_stem", "stem_of"]
 
 AUDIO_SUFFIXES = frozenset(
     {
@@ -24,6 +25,8 @@ AUDIO_SUFFIXES = frozenset(
         ".caf",
     }
 )
+DRIVE = re.compile(r"^[A-Za-z]:")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class PairingError(Exception):
@@ -43,6 +46,16 @@ def stem_of(filename: str) -> str:
     """'speaker1/utt01.wav' -> 'speaker1/utt01' (speaker folders are part of the stem)."""
     path = PurePosixPath(filename.replace("\\", "/"))
     return str(path.with_suffix("")) if path.suffix else str(path)
+
+
+def clean_name(filename: str, limit: int = 512) -> str:
+    """A file name as a client sent it, made a safe relative path that keeps its folders:
+    '../spk1\\utt1.wav' -> 'spk1/utt1.wav' (no drive, no empty, '.' or '..' parts, no
+    control characters). Empty when nothing is left."""
+    name = CONTROL.sub("", filename).replace("\\", "/")
+    name = DRIVE.sub("", name)
+    parts = [p.strip() for p in name.split("/")]
+    return "/".join(p for p in parts if p not in ("", ".", ".."))[:limit]
 
 
 def pair_by_stem(audio_names: list[str], text_names: list[str]) -> list[Pair]:

@@ -69,7 +69,8 @@ class Submissions:
         text = [f for f in files if f.field == "text_files"]
         if not audio:
             raise InvalidSubmission(
-                "send at least one audio file (audio_files[]) and its transcript"
+                "send at least one audio file and its transcript (audio_files[] and "
+                "text_files[], or a corpus zip)"
             )
         pairs = pair_by_stem([f.filename for f in audio], [f.filename for f in text])
         language = fields.get("language") or "en"
