@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from gateway_service.adapters.tokens import AccessTokenVerifier
 from gateway_service.adapters.upload import UploadLimits
 from gateway_service.adapters.watched_jobs import WatchedJobs
-from gateway_service.api import alignment, auth, events, users
+from gateway_service.api import alignment, auth, events, users, webhooks
 from gateway_service.api.drain import DrainUnreadBody
 from gateway_service.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway_service.api.rate_limits import RateLimits
@@ -65,7 +65,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     )
     install_error_handlers(app)
     app.add_middleware(DrainUnreadBody)
-    for router in (auth.router, users.router, alignment.router, events.router):
+    for router in (auth.router, users.router, alignment.router, events.router, webhooks.router):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return runtime, app
 

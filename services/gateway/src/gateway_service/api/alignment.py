@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from contracts import JobSubmitted
+from contracts.notifications import WebhookCreated
 from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota, quota_refusal
 from gateway_service.adapters.formats import RENDERED_FORMATS
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
@@ -24,6 +25,7 @@ from gateway_service.api.errors import RPC_STATUS, ApiError
 from gateway_service.api.streaming import streamed
 from gateway_service.api.users import QuotaOut, quota_of, recent_quotas
 from gateway_service.api.views import FilesOut, JobDeleted, JobList, JobOut, file_out, job_out
+from gateway_service.api.webhooks import register_callback
 from gateway_service.domain.jobs import FileStatus, JobStatus
 from gateway_service.domain.pairing import PairingError
 from gateway_service.domain.ranges import RangeNotSatisfiable
@@ -65,6 +67,11 @@ UPLOAD_SCHEMA = {
                         "engine": {"type": "string"},
                         "output": {"type": "string"},
                         "validate": {"type": "boolean", "description": "check texts only"},
+                        "callback_url": {
+                            "type": "string",
+                            "description": "a webhook for this job alone (its secret is in "
+                            "the answer's callback, shown once)",
+                        },
                     },
                 }
             }
@@ -131,6 +138,9 @@ async def submit(
     try:
         with stage("upload"):
             await upload.receive(request.headers.get("content-type", ""), request.stream())
+        callback = await register_callback(
+            rpc, user.user_id, job_id, upload.fields.get("callback_url"), correlation_id
+        )
 
         async def reserve(event: JobSubmitted) -> None:
             sizes = [p.audio_bytes + p.text_bytes for p in event.pairs]
@@ -178,7 +188,7 @@ async def submit(
     except Exception:
         await objects.delete([f.key for f in upload.files])
         raise
-    return _accepted(job)
+    return _accepted(job, callback)
 
 
 async def _admit(
@@ -240,9 +250,12 @@ def _upload_limits(service: UploadLimits, plan: PlanLimits) -> UploadLimits:
     )
 
 
-def _accepted(job: JobRecord) -> JSONResponse:
+def _accepted(job: JobRecord, callback: WebhookCreated | None = None) -> JSONResponse:
+    body = job_out(job).model_dump(mode="json")
+    if callback is not None:  # the callback_url's webhook, with its secret: shown once
+        body["callback"] = callback.model_dump(mode="json")
     return JSONResponse(
-        job_out(job).model_dump(mode="json"),
+        body,
         status_code=202,
         headers={"Location": f"/api/v1/alignment/{job.id}"},
     )

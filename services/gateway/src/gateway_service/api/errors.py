@@ -33,6 +33,11 @@ RPC_STATUS = {
     "too_many_files": 413,
     "storage_quota_exceeded": 413,
     "minutes_quota_exceeded": 403,
+    # the notifier's (webhooks)
+    "webhook_not_found": 404,
+    "invalid_url": 422,
+    "url_not_allowed": 422,
+    "too_many_webhooks": 409,
 }
 
 HTTP_CODES = {
