@@ -95,7 +95,7 @@ NOT_STORED: dict[str, str] = {
     "ChangePassword.new_password": "auth keeps only its argon2 hash",
     "RefreshSession.refresh_token": "auth looks up its hash",
     "EndSession.refresh_token": "auth looks up its hash",
-    "JobView.options[key]": "the notifier keeps the whole job as JSON in LONGTEXT (deliveries.body)",
+    "JobView.options[key]": "the notifier keeps the job as JSON in LONGTEXT (deliveries.body)",
 }
 
 

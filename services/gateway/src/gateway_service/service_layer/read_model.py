@@ -40,7 +40,7 @@ async def apply_event(fact: Fact, uow: UnitOfWork, changes: JobChanges | None = 
         return
     before = job.status
     APPLY[type(fact)](job, fact)
-    # The row's own stamp is taken a moment later, in save_state; the feed's poll reads it.
+    # The row's version: the feed's poll reads it, and JobFinished carries the same.
     job.updated_at = utc_naive_now()
     await repository.save_state(job)
     announce_if_finished(job, before, uow)  # webhooks: JobFinished, once per final state
