@@ -14,7 +14,7 @@ TESTS := libs/contracts/tests libs/servicekit/tests deploy/local/tests $(wildcar
 .PHONY: help fuzz bench bench-load bench-accuracy bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
 
 help:
-	@echo "make dev        run all five services, an S3 server and the setup, in the foreground"
+	@echo "make dev        run all six services, an S3 server and the setup, in the foreground"
 	@echo "make test       run every test (unit, integration, end-to-end) on real services"
 	@echo "make lint       ruff and mypy"
 	@echo "make bench      accuracy (bench-accuracy), throughput (bench-speed), an hour-long file (bench-long)"
