@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from prometheus_client import Counter, Gauge
+
 from notifier_service.adapters.http import WebhookClient
 from notifier_service.adapters.repository import DeliveryRepository, DueDelivery
 from notifier_service.domain.backoff import RetrySchedule
@@ -27,6 +29,11 @@ __all__ = ["Sender"]
 log = get_logger(__name__)
 
 LEASE_MARGIN = timedelta(seconds=30)
+
+ATTEMPTS = Counter(
+    "webhook_attempts_total", "Webhook delivery attempts by result", ["result"]
+)  # delivered | retry | gave_up
+IN_FLIGHT = Gauge("webhook_deliveries_in_flight", "Webhook deliveries being sent by this process")
 
 
 class Sender:
@@ -102,9 +109,11 @@ class Sender:
         self._busy[delivery.webhook_id] = self._busy.get(delivery.webhook_id, 0) + 1
         task = asyncio.create_task(self._attempt(delivery), name=f"webhook-{delivery.id}")
         self._tasks.add(task)
+        IN_FLIGHT.set(len(self._tasks))
 
         def done(finished: asyncio.Task[None]) -> None:
             self._tasks.discard(finished)
+            IN_FLIGHT.set(len(self._tasks))
             left = self._busy.get(delivery.webhook_id, 1) - 1
             if left:
                 self._busy[delivery.webhook_id] = left
@@ -140,6 +149,7 @@ class Sender:
             await DeliveryRepository(uow.session).record(delivery.id, outcome, attempted, next_at)
             await uow.commit()
         result = "delivered" if outcome.delivered else "retry" if next_at else "gave_up"
+        ATTEMPTS.labels(result=result).inc()
         log.info(
             "webhook.attempt",
             attempt=attempts,
