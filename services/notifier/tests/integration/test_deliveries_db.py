@@ -16,7 +16,12 @@ from aiohttp import web
 from contracts.notifications import JobFinished, JobView, WebhookEventType
 from notifier_service.adapters.http import WebhookClient, resolve_host
 from notifier_service.adapters.repository import DeliveryRepository, WebhookRepository
-from notifier_service.domain.addresses import AddressPolicy, UrlNotAllowed, parse_networks
+from notifier_service.domain.addresses import (
+    AddressPolicy,
+    InvalidUrl,
+    UrlNotAllowed,
+    parse_networks,
+)
 from notifier_service.domain.backoff import RetrySchedule
 from notifier_service.domain.webhooks import DeliveryOutcome
 from notifier_service.main import MIGRATIONS
@@ -120,6 +125,8 @@ async def test_a_callback_hears_only_its_job_and_private_urls_are_refused(db: Da
         await webhooks(db, AddressPolicy()).register(user, "http://127.0.0.1:9/x", [])
     with pytest.raises(UrlNotAllowed):
         await webhooks(db).register(user, "http://10.0.0.1/x", list(WebhookEventType))
+    with pytest.raises(InvalidUrl):
+        await webhooks(db).register(user, "http://" + "a" * 70 + ".org/x", [])
 
 
 async def test_the_sender_retries_with_the_same_id_until_a_2xx(db: Database) -> None:

@@ -112,5 +112,5 @@ class WebhookClient:
             if isinstance(cause, UrlNotAllowed):
                 return DeliveryOutcome(None, f"refused: {cause.message}")
             return DeliveryOutcome(None, f"{type(exc).__name__}: {exc}"[:500])
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # e.g. a host name that cannot be encoded
             return DeliveryOutcome(None, f"{type(exc).__name__}: {exc}"[:500])

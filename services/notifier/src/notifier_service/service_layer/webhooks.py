@@ -16,7 +16,13 @@ from contracts.notifications import (
     WebhookInfo,
 )
 from notifier_service.adapters.repository import DeliveryRepository, WebhookRepository
-from notifier_service.domain.addresses import AddressPolicy, IPAddress, UrlNotAllowed, parse_target
+from notifier_service.domain.addresses import (
+    AddressPolicy,
+    InvalidUrl,
+    IPAddress,
+    UrlNotAllowed,
+    parse_target,
+)
 from notifier_service.domain.signing import new_secret
 from notifier_service.domain.webhooks import (
     MAX_WEBHOOKS_PER_USER,
@@ -72,6 +78,8 @@ class Webhooks:
             addresses = await self._resolve(target.host, target.port)
         except (OSError, TimeoutError) as exc:
             raise UrlNotAllowed(f"{target.host} could not be resolved") from exc
+        except ValueError as exc:  # UnicodeError included: not a host name at all
+            raise InvalidUrl("the URL's host is not a valid host name") from exc
         self._policy.check(target.host, addresses)
         return target.url
 
