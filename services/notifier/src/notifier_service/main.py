@@ -9,6 +9,7 @@ from pathlib import Path
 from notifier_service.adapters.http import WebhookClient, resolve_host
 from notifier_service.entrypoints.events import register_consumers
 from notifier_service.entrypoints.rpc import register_rpc
+from notifier_service.service_layer.retention import DeliveryPruner
 from notifier_service.service_layer.sender import Sender
 from notifier_service.service_layer.webhooks import Webhooks
 from notifier_service.settings import NotifierSettings
@@ -43,8 +44,9 @@ def build(settings: NotifierSettings | None = None) -> tuple[ServiceRuntime, Sen
     )
     register_consumers(runtime.consumers, sender.kick)
     register_rpc(runtime, webhooks)
-    runtime.on_started.append(sender.start)
-    runtime.on_stopping.append(sender.stop)
+    pruner = DeliveryPruner(runtime.unit_of_work, timedelta(days=settings.keep_deliveries_days))
+    runtime.on_started.extend([sender.start, pruner.start])
+    runtime.on_stopping.extend([sender.stop, pruner.stop])
     if policy.allowed:
         log.info("webhook.allow_list", networks=[str(n) for n in policy.allowed])
     return runtime, sender

@@ -31,6 +31,8 @@ class NotifierSettings(ServiceSettings):
     concurrency: int = Field(default=16, ge=1, le=256)
     per_webhook_concurrency: int = Field(default=2, ge=1, le=64)
     poll_seconds: float = Field(default=1.0, gt=0)
+    # Finished deliveries (and one job's callbacks once they have none) kept this long.
+    keep_deliveries_days: float = Field(default=30.0, gt=0)
     # A rotated secret still signs (beside the new one) for this long.
     previous_secret_hours: float = Field(default=24.0, ge=0)
 

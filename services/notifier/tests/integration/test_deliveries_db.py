@@ -25,6 +25,7 @@ from notifier_service.domain.addresses import (
 from notifier_service.domain.backoff import RetrySchedule
 from notifier_service.domain.webhooks import DeliveryOutcome
 from notifier_service.main import MIGRATIONS
+from notifier_service.service_layer.retention import DeliveryPruner
 from notifier_service.service_layer.sender import Sender
 from notifier_service.service_layer.webhooks import Webhooks, record_deliveries
 from servicekit import utc_naive_now
@@ -168,3 +169,30 @@ async def test_the_sender_retries_with_the_same_id_until_a_2xx(db: Database) -> 
     assert len(seen) == 3 and len(set(seen)) == 1
     (delivery,) = await webhooks(db).deliveries(user, hook.id, 10)
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 3, 204)
+
+
+async def test_old_finished_deliveries_and_spent_callbacks_are_pruned(db: Database) -> None:
+    user, job = uuid.uuid4(), uuid.uuid4()
+    hook = await webhooks(db).register(user, "http://127.0.0.1:9/a", list(WebhookEventType))
+    callback = await webhooks(db).register(
+        user, "http://127.0.0.1:9/cb", list(WebhookEventType), job
+    )
+    await fan_out(db, finished(user, job))  # one delivery to each
+    await fan_out(db, finished(user))  # one more to the webhook, left pending
+    listed = await webhooks(db).deliveries(user, hook.id, 10)
+    pending = {d.id for d in listed}
+    (cb_delivery,) = await webhooks(db).deliveries(user, callback.id, 10)
+    now = utc_naive_now()
+    async with UnitOfWork(db, "notifier") as uow:
+        repository = DeliveryRepository(uow.session)
+        await repository.record(listed[0].id, DeliveryOutcome(200), now, None)
+        await repository.record(cb_delivery.id, DeliveryOutcome(200), now, None)
+        await uow.commit()
+
+    keep = DeliveryPruner(lambda: UnitOfWork(db, "notifier"), timedelta(days=30))
+    assert await keep.prune() == (0, 0)  # nothing is old enough yet
+    everything = DeliveryPruner(lambda: UnitOfWork(db, "notifier"), timedelta(seconds=-1))
+    assert await everything.prune() == (2, 1)  # the finished ones, then the spent callback
+    assert [h.id for h in await webhooks(db).of_user(user)] == [hook.id]
+    left = await webhooks(db).deliveries(user, hook.id, 10)
+    assert [d.id for d in left] == list(pending - {listed[0].id})

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.notifications import DeliveryInfo, DeliveryStatus, WebhookEventType
@@ -273,3 +273,30 @@ class DeliveryRepository:
                 delivered_at=delivered_at,
             )
         )
+
+    async def prune(self, before: datetime, batch_size: int) -> int:
+        """Delete up to ``batch_size`` finished deliveries (delivered or given up) created
+        before ``before``; how many went."""
+        ids = (
+            await self._session.execute(
+                select(deliveries.c.id)
+                .where(deliveries.c.next_attempt_at.is_(None), deliveries.c.created_at < before)
+                .limit(batch_size)
+            )
+        ).scalars()
+        batch = list(ids)
+        if batch:
+            await self._session.execute(delete(deliveries).where(deliveries.c.id.in_(batch)))
+        return len(batch)
+
+    async def prune_callbacks(self, before: datetime) -> int:
+        """Delete the callbacks of single jobs registered before ``before`` that have no
+        delivery left; how many went."""
+        result = await self._session.execute(
+            delete(webhooks).where(
+                webhooks.c.job_id.is_not(None),
+                webhooks.c.created_at < before,
+                ~exists().where(deliveries.c.webhook_id == webhooks.c.id),
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
