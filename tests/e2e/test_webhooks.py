@@ -17,7 +17,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from devstack import Stack
-from tests.e2e.helpers import User, eval_pair, eventually, new_user, submit, wait_for
+from tests.e2e.helpers import User, eval_pair, eventually, new_user, query, submit, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -254,3 +254,38 @@ def test_rotating_a_secret_and_deleting_a_webhook(stack: Stack, receiver: Receiv
     assert user.client.delete(f"/webhooks/{hook['id']}").status_code == 204
     assert user.client.get("/webhooks").json()["items"] == []
     assert user.client.get(f"/webhooks/{hook['id']}/deliveries").status_code == 404
+
+
+def test_export_lists_webhooks_and_account_deletion_removes_them(
+    stack: Stack, receiver: Receiver
+) -> None:
+    user = new_user(stack)
+    hook = register(user, receiver.url(receiver.path()), ["job.failed"])
+    exported = user.client.get("/users/me/export")
+    assert exported.status_code == 200, exported.text
+    assert [h["id"] for h in exported.json()["webhooks"]] == [hook["id"]]
+    assert hook["secret"] not in exported.text
+    assert query(stack, "notifier", "SELECT id FROM webhooks WHERE user_id = %s", user.id)
+
+    assert user.client.delete("/users/me").status_code == 202
+    eventually(
+        lambda: not query(stack, "notifier", "SELECT id FROM webhooks WHERE user_id = %s", user.id),
+        "the notifier kept the deleted user's webhooks",
+    )
+
+
+def test_deleting_a_running_job_tells_job_cancelled(
+    stack: Stack, receiver: Receiver, paused_aligner: Callable[[int], None]
+) -> None:
+    user = new_user(stack)
+    name = receiver.path("cancelled")
+    hook = register(user, receiver.url(name), ["job.cancelled", "job.completed"])
+    job_id = submit(user, eval_pair(PAIR)).json()["id"]
+    wait_for(user, job_id, done={"STORED"})
+    assert user.client.delete(f"/alignment/{job_id}").status_code == 202
+    settled(lambda: len(receiver.got(name)) >= 1, "job.cancelled never came")
+    paused_aligner(300)
+    (received,) = receiver.got(name)
+    payload = verified(hook["secret"], received)
+    assert payload["type"] == "job.cancelled"
+    assert (payload["data"]["id"], payload["data"]["status"]) == (job_id, "CANCELLED")

@@ -111,7 +111,12 @@ class Webhooks:
                 )
             await repository.add(webhook)
             await uow.commit()
-        log.info("webhook.registered", webhook_id=str(webhook.id), job_id=str(job_id))
+        log.info(
+            "webhook.registered",
+            webhook_id=str(webhook.id),
+            user_id=str(user_id),
+            job_id=None if job_id is None else str(job_id),
+        )
         return _created(webhook)
 
     async def of_user(self, user_id: UUID) -> list[WebhookInfo]:
@@ -123,7 +128,7 @@ class Webhooks:
             if not await WebhookRepository(uow.session).delete(user_id, webhook_id):
                 raise WebhookNotFound("no such webhook")
             await uow.commit()
-        log.info("webhook.deleted", webhook_id=str(webhook_id))
+        log.info("webhook.deleted", webhook_id=str(webhook_id), user_id=str(user_id))
 
     async def rotate_secret(self, user_id: UUID, webhook_id: UUID) -> WebhookCreated:
         """A new secret at once; the old one still signs beside it for a while, so that a
@@ -138,7 +143,7 @@ class Webhooks:
             webhook.secret = new_secret()
             await repository.save_secrets(webhook)
             await uow.commit()
-        log.info("webhook.secret_rotated", webhook_id=str(webhook_id))
+        log.info("webhook.secret_rotated", webhook_id=str(webhook_id), user_id=str(user_id))
         return _created(webhook)
 
     async def deliveries(self, user_id: UUID, webhook_id: UUID, limit: int) -> list[DeliveryInfo]:
