@@ -35,7 +35,7 @@ from servicekit.outbox import UnitOfWork
 
 pytestmark = pytest.mark.integration
 
-LOOPBACK = AddressPolicy(parse_networks(["127.0.0.0/8"]))
+LOOPBACK = AddressPolicy(parse_networks(["127.0.0.0/8", "::1/128"]))
 
 
 @pytest.fixture
@@ -196,3 +196,34 @@ async def test_old_finished_deliveries_and_spent_callbacks_are_pruned(db: Databa
     assert [h.id for h in await webhooks(db).of_user(user)] == [hook.id]
     left = await webhooks(db).deliveries(user, hook.id, 10)
     assert [d.id for d in left] == list(pending - {listed[0].id})
+
+
+async def test_the_client_connects_only_to_allowed_addresses() -> None:
+    """A name is checked after resolution (what aiohttp connects to), an address at once."""
+    hits: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/{name}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    strict, loopback = WebhookClient(AddressPolicy(), 2.0, 4), WebhookClient(LOOPBACK, 2.0, 4)
+    await strict.start()
+    await loopback.start()
+    try:
+        for url in (f"http://localhost:{port}/a", f"http://127.0.0.1:{port}/b"):
+            refused = await strict.send(url, "{}", {})
+            assert refused.status_code is None and (refused.error or "").startswith("refused")
+        assert (await loopback.send(f"http://localhost:{port}/c", "{}", {})).delivered
+        assert (await loopback.send(f"http://127.0.0.1:{port}/d", "{}", {})).delivered
+    finally:
+        await strict.stop()
+        await loopback.stop()
+        await runner.cleanup()
+    assert hits == ["/c", "/d"]
