@@ -32,8 +32,17 @@ REFUSED = [
     "::ffff:10.0.0.1",  # IPv4-mapped private
     "::ffff:127.0.0.1",
     "192.0.2.1",  # documentation
+    "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+    "2002:a00:1::1",  # 6to4 of 10.0.0.1
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
 ]
-ALLOWED = ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"]
+ALLOWED = [
+    "93.184.215.14",
+    "8.8.8.8",
+    "2606:4700:4700::1111",
+    "::ffff:8.8.8.8",
+    "64:ff9b::808:808",  # NAT64 of 8.8.8.8
+]
 
 
 @pytest.mark.parametrize("address", REFUSED)

@@ -90,10 +90,14 @@ class AddressPolicy:
     allowed: Sequence[IPNetwork] = ()
 
     def allows(self, address: IPAddress) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
         if any(address in network for network in self.allowed):
             return True
+        if isinstance(address, ipaddress.IPv6Address):
+            embedded = _embedded_ipv4(address)
+            if embedded is not None:  # ::ffff:10.0.0.1 reaches 10.0.0.1
+                return self.allows(embedded)
+            if address.teredo is not None:
+                return False  # a tunnel to an address we cannot judge
         return address.is_global and not (
             address.is_multicast
             or address.is_reserved
@@ -117,3 +121,17 @@ class AddressPolicy:
                 address=str(refused[0]),
             )
         return found
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for: mapped, 6to4 or NAT64 (well-known prefix)."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
