@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from contracts.notifications import JobFinished, JobView, WebhookEventType
-from notifier_service.domain.webhooks import DeliveryOutcome, Webhook, subscribers
+from notifier_service.domain.webhooks import DeliveryOutcome, Webhook, pick_due, subscribers
 
 NOW = datetime(2026, 11, 30, 12, 0, 0)
 USER, OTHER, JOB = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -72,3 +72,13 @@ def test_only_2xx_is_delivered() -> None:
     assert not DeliveryOutcome(301).delivered
     assert not DeliveryOutcome(500).delivered
     assert not DeliveryOutcome(None, "timeout").delivered
+
+
+def test_one_slow_webhook_never_takes_every_slot() -> None:
+    slow, other = uuid.uuid4(), uuid.uuid4()
+    due = [(f"s{i}", slow) for i in range(10)] + [("o1", other), ("o2", other), ("o3", other)]
+    assert pick_due(due, {}, per_webhook=2, limit=16) == ["s0", "s1", "o1", "o2"]
+    assert pick_due(due, {slow: 2}, per_webhook=2, limit=16) == ["o1", "o2"]
+    assert pick_due(due, {slow: 1, other: 2}, per_webhook=2, limit=16) == ["s0"]
+    assert pick_due(due, {}, per_webhook=2, limit=3) == ["s0", "s1", "o1"]
+    assert pick_due([], {}, per_webhook=2, limit=3) == []

@@ -32,7 +32,13 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
 class WebhookBody(BaseModel):
-    url: str = Field(min_length=1, max_length=URL_MAX_LENGTH, description="http(s), public")
+    url: str = Field(
+        min_length=1,
+        max_length=URL_MAX_LENGTH,
+        description="http(s), to a public address",
+        examples=["https://example.org/hooks/alignment"],
+        json_schema_extra={"format": "uri"},
+    )
     events: list[WebhookEventType] = Field(
         default_factory=lambda: list(WebhookEventType),
         min_length=1,

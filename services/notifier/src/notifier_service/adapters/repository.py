@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.notifications import DeliveryInfo, DeliveryStatus, WebhookEventType
 from notifier_service.adapters.tables import deliveries, webhooks
-from notifier_service.domain.webhooks import DeliveryOutcome, NewDelivery, Webhook
+from notifier_service.domain.webhooks import DeliveryOutcome, NewDelivery, Webhook, pick_due
 
 __all__ = ["DeliveryRepository", "DueDelivery", "WebhookRepository"]
 
@@ -29,6 +29,21 @@ def _webhook(row: Any) -> Webhook:
         previous_secret=row.previous_secret,
         previous_secret_until=row.previous_secret_until,
     )
+
+
+def _signing_secrets(row: Any, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with (see ``Webhook.signing_secrets``)."""
+    webhook = Webhook(
+        id=row.webhook_id,
+        user_id=row.user_id,
+        url=row.url,
+        events=[],
+        created_at=now,
+        secret=row.secret,
+        previous_secret=row.previous_secret,
+        previous_secret_until=row.previous_secret_until,
+    )
+    return webhook.signing_secrets(now)
 
 
 class WebhookRepository:
@@ -185,15 +200,7 @@ class DeliveryRepository:
                 .with_for_update(skip_locked=True)
             )
         ).all()
-        counts = dict(busy)
-        chosen: list[str] = []
-        for delivery_id, webhook_id in rows:
-            if len(chosen) == limit:
-                break
-            if counts.get(webhook_id, 0) >= per_webhook:
-                continue
-            counts[webhook_id] = counts.get(webhook_id, 0) + 1
-            chosen.append(delivery_id)
+        chosen = pick_due([(r.id, r.webhook_id) for r in rows], busy, per_webhook, limit)
         if not chosen:
             return []
         await self._session.execute(
@@ -201,6 +208,9 @@ class DeliveryRepository:
             .where(deliveries.c.id.in_(chosen))
             .values(next_attempt_at=now + lease)
         )
+        return await self._due(chosen, now)
+
+    async def _due(self, ids: list[str], now: datetime) -> list[DueDelivery]:
         found = await self._session.execute(
             select(
                 deliveries.c.id,
@@ -216,7 +226,7 @@ class DeliveryRepository:
                 webhooks.c.previous_secret_until,
             )
             .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
-            .where(deliveries.c.id.in_(chosen))
+            .where(deliveries.c.id.in_(ids))
         )
         return [
             DueDelivery(
@@ -228,18 +238,7 @@ class DeliveryRepository:
                 body=r.body,
                 attempts=r.attempts,
                 first_attempt_at=r.first_attempt_at,
-                secrets=tuple(
-                    Webhook(
-                        id=r.webhook_id,
-                        user_id=r.user_id,
-                        url=r.url,
-                        events=[],
-                        created_at=now,
-                        secret=r.secret,
-                        previous_secret=r.previous_secret,
-                        previous_secret_until=r.previous_secret_until,
-                    ).signing_secrets(now)
-                ),
+                secrets=tuple(_signing_secrets(r, now)),
             )
             for r in found.all()
         ]

@@ -21,6 +21,7 @@ __all__ = [
     "WebhookNotFound",
     "delivery_body",
     "new_message_id",
+    "pick_due",
     "subscribers",
 ]
 
@@ -112,3 +113,20 @@ def subscribers(
         for w in webhooks
         if w.hears(event)
     ]
+
+
+def pick_due(
+    due: list[tuple[str, UUID]], busy: dict[UUID, int], per_webhook: int, limit: int
+) -> list[str]:
+    """Which of the due deliveries (id, webhook, oldest first) to send now: at most
+    ``limit``, and at most ``per_webhook`` in flight to one webhook counting those already
+    sending (``busy``), so that one slow receiver cannot take every slot."""
+    counts = dict(busy)
+    chosen: list[str] = []
+    for delivery_id, webhook_id in due:
+        if len(chosen) == limit:
+            break
+        if counts.get(webhook_id, 0) < per_webhook:
+            counts[webhook_id] = counts.get(webhook_id, 0) + 1
+            chosen.append(delivery_id)
+    return chosen
