@@ -9,7 +9,8 @@ COPY services services
 COPY deploy/local deploy/local
 RUN pip install --no-cache-dir -c constraints.txt \
       -e libs/contracts -e libs/servicekit -e deploy/local \
-      -e services/gateway -e services/auth -e services/storage -e services/aligner -e services/janitor
+      -e services/gateway -e services/auth -e services/storage -e services/aligner -e services/janitor \
+      -e services/notifier
 RUN useradd --system --uid 10001 app
 USER app
 ENV PYTHONUNBUFFERED=1

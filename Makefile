@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := libs/contracts libs/servicekit deploy/local \
-	services/gateway services/auth services/storage services/aligner services/janitor \
+	services/gateway services/auth services/storage services/aligner services/janitor services/notifier \
 	clients/python
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 STAMP := $(VENV)/.installed
@@ -17,7 +17,7 @@ TESTS := libs/contracts/tests libs/servicekit/tests deploy/local/tests $(wildcar
 .PHONY: help fuzz bench bench-load bench-accuracy bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
 
 help:
-	@echo "make dev        run all five services, an S3 server and the setup, in the foreground"
+	@echo "make dev        run all six services, an S3 server and the setup, in the foreground"
 	@echo "make test       run every test (unit, integration, end-to-end) on real services"
 	@echo "make lint       ruff and mypy"
 	@echo "make bench      accuracy (bench-accuracy), throughput (bench-speed), an hour-long file (bench-long)"

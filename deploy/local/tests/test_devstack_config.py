@@ -50,6 +50,7 @@ def test_replicas_are_named_and_started_in_the_aligners_place(tmp_path: Path) ->
         "aligner-2",
         "aligner-3",
         "janitor",
+        "notifier",
         "gateway",
     )
     assert config.service_of("aligner-3") == "aligner"
@@ -180,3 +181,28 @@ def test_the_gateway_gets_a_stream_token_secret_made_once_per_state_folder(
     assert "GATEWAY_STREAM_TOKEN_SECRET" not in service_env(
         StackConfig(state_dir=tmp_path), made, "auth"
     )
+
+
+def test_the_notifier_may_call_webhooks_on_this_machine(tmp_path: Path) -> None:
+    """make dev and the test stacks allow loopback webhook targets; nothing else."""
+    env = service_env(StackConfig(state_dir=tmp_path), SECRETS, "notifier")
+    assert env["NOTIFIER_ALLOWED_NETWORKS"] == "127.0.0.0/8,::1/128"
+    assert env["NOTIFIER_HTTP_PORT"] == "8005"
+    assert "NOTIFIER_S3__BUCKET" not in env
+
+
+def test_a_state_folder_from_before_a_service_was_added_gets_its_password(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from devstack.config import Secrets
+
+    Secrets.load_or_create(tmp_path)
+    path = tmp_path / "secrets.json"
+    stored = json.loads(path.read_text())
+    del stored["db_passwords"]["notifier"]
+    path.write_text(json.dumps(stored))
+    again = Secrets.load_or_create(tmp_path)
+    assert again.db_passwords["notifier"]
+    assert again.db_passwords["auth"] == stored["db_passwords"]["auth"]

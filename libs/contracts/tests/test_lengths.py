@@ -28,7 +28,9 @@ from aligner_service.adapters import tables as aligner
 from auth_service.adapters import tables as auth
 from contracts import ALL_EVENTS, AlignmentDone, Envelope, FileOutcome, FilesStored, StoredFile
 from contracts.files import FileRejection
-from contracts.rpc import RPC_REQUESTS, RpcError
+from contracts.notifications import NOTIFIER_RPC_REQUESTS
+from contracts.rpc import RPC_REQUESTS as KIT_RPC_REQUESTS
+from contracts.rpc import RpcError
 from contracts.strings import (
     ENGINE_NAME_MAX_LENGTH,
     MESSAGE_MAX_LENGTH,
@@ -37,14 +39,18 @@ from contracts.strings import (
 )
 from gateway_service.adapters import tables as gateway
 from janitor_service.adapters import tables as janitor
+from notifier_service.adapters import tables as notifier
 from servicekit.outbox import inbox_table, outbox_table
 from storage_service.adapters import tables as storage
+
+RPC_REQUESTS = KIT_RPC_REQUESTS | NOTIFIER_RPC_REQUESTS
 
 TABLES: dict[str, list[Table]] = {
     "aligner": list(aligner.metadata.tables.values()),
     "auth": list(auth.metadata.tables.values()),
     "gateway": list(gateway.metadata.tables.values()),
     "janitor": list(janitor.metadata.tables.values()),
+    "notifier": list(notifier.metadata.tables.values()),
     "storage": list(storage.metadata.tables.values()),
     "every service": [outbox_table, inbox_table],
 }
@@ -91,6 +97,7 @@ NOT_STORED: dict[str, str] = {
     "EndSession.refresh_token": "auth looks up its hash",
     "ApiKeyCreated.key": "a reply: auth keeps only its SHA-256 (api_keys.key_hash)",
     "VerifyApiKey.key": "auth looks up its SHA-256",
+    "JobView.options[key]": "the notifier keeps the job as JSON in LONGTEXT (deliveries.body)",
 }
 
 

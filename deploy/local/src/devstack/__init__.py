@@ -1,5 +1,5 @@
 """The platform as local processes: secrets, MySQL schemas and users, an S3 server
-(SeaweedFS from PyPI), the five services, and their orderly stop."""
+(SeaweedFS from PyPI), the six services, and their orderly stop."""
 
 from devstack.config import SERVICES, StackConfig
 from devstack.stack import Stack

@@ -14,9 +14,19 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 __all__ = ["MAX_ALIGNER_REPLICAS", "SERVICES", "Secrets", "StackConfig", "service_env"]
 
-SERVICES = ("auth", "storage", "aligner", "janitor", "gateway")
+SERVICES = ("auth", "storage", "aligner", "janitor", "notifier", "gateway")
 USES_S3 = frozenset({"gateway", "storage", "aligner", "janitor"})
-DEFAULT_PORTS = {"gateway": 8000, "auth": 8001, "storage": 8002, "aligner": 8003, "janitor": 8004}
+DEFAULT_PORTS = {
+    "gateway": 8000,
+    "auth": 8001,
+    "storage": 8002,
+    "aligner": 8003,
+    "janitor": 8004,
+    "notifier": 8005,
+}
+# Webhooks to this machine are allowed in development and tests (production refuses
+# private and loopback addresses unless its operator lists them).
+DEV_WEBHOOK_NETWORKS = "127.0.0.0/8,::1/128"
 # The aligner runs as several processes: "aligner" (replica 1), "aligner-2", "aligner-3"...
 # (README, Scaling: the aligner scales to ten replicas).
 MAX_ALIGNER_REPLICAS = 10
@@ -173,8 +183,10 @@ class Secrets:
             }
             path.write_text(json.dumps(stored, indent=2))
             path.chmod(0o600)
-        if "stream_token_secret" not in stored:  # a state folder made before it existed
-            stored["stream_token_secret"] = secrets.token_urlsafe(32)
+        missing = [s for s in SERVICES if s not in stored["db_passwords"]]
+        if missing or "stream_token_secret" not in stored:  # made before these existed
+            stored["db_passwords"] |= {s: secrets.token_urlsafe(18) for s in missing}
+            stored.setdefault("stream_token_secret", secrets.token_urlsafe(32))
             path.write_text(json.dumps(stored, indent=2))
             path.chmod(0o600)
         private, public = state_dir / "jwt-ed25519.pem", state_dir / "jwt-ed25519.pub.pem"
@@ -253,6 +265,8 @@ def service_env(config: StackConfig, secrets_: Secrets, name: str) -> dict[str, 
         env["JWT_PUBLIC_KEY_FILE"] = str(secrets_.jwt_public_key_file)
         if secrets_.stream_token_secret:
             env["STREAM_TOKEN_SECRET"] = secrets_.stream_token_secret
+    if service == "notifier":
+        env["ALLOWED_NETWORKS"] = DEV_WEBHOOK_NETWORKS
     named = {prefix + key: value for key, value in env.items()} | config.extra_env.get(service, {})
     if name != service:
         # A replica: the service's extra settings, but its own port and name; then its own.

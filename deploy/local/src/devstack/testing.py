@@ -196,7 +196,12 @@ def isolated_stack_config(
                 # Every test user signs up from 127.0.0.1; the per-email login limit stays.
                 "GATEWAY_RATE_LIMITS__REGISTER_PER_IP": "10000/minute",
                 "GATEWAY_RATE_LIMITS__LOGIN_PER_IP": "10000/minute",
-            }
+            },
+            # Webhook retries within seconds, not minutes.
+            "notifier": {
+                "NOTIFIER_RETRY_BASE_SECONDS": "0.5",
+                "NOTIFIER_POLL_SECONDS": "0.2",
+            },
         },
     )
 

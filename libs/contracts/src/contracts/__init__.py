@@ -12,6 +12,7 @@ from contracts.envelope import Envelope, Event, utc_now
 from contracts.files import FileExpired, FileRejection, FilesRejected, FilesStored, StoredFile
 from contracts.ingest import PairIngestQueued
 from contracts.jobs import JobCancelled, JobSubmitted, SubmittedPair
+from contracts.notifications import JobFinished
 from contracts.uploads import UploadAbandoned
 from contracts.users import QuotaChanged, SessionsRevoked, UserDeleted, UserRegistered
 
@@ -31,6 +32,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     QuotaChanged,
     SessionsRevoked,
     UploadAbandoned,
+    JobFinished,
 )
 
 EVENTS_EXCHANGE = "alignment.events"
@@ -53,6 +55,7 @@ __all__ = [
     "FilesRejected",
     "FilesStored",
     "JobCancelled",
+    "JobFinished",
     "JobSubmitted",
     "PairIngestQueued",
     "QuotaChanged",

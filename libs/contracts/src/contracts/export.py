@@ -16,6 +16,7 @@ from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, Rabbit
 from faststream.specification import AsyncAPI
 
 from contracts import ALL_EVENTS, EVENTS_EXCHANGE, Envelope
+from contracts.notifications import NOTIFIER_RPC_REQUESTS
 from contracts.rpc import RPC_REQUESTS, RpcReply
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
@@ -32,10 +33,10 @@ def asyncapi_document() -> dict[str, Any]:
             title=event_cls.routing_key(),
             description=(event_cls.__doc__ or event_cls.__name__).strip(),
         )
-    for request_cls, result_cls in RPC_REQUESTS.items():
+    for request_cls, result_cls in (RPC_REQUESTS | NOTIFIER_RPC_REQUESTS).items():
 
         async def answer(request: request_cls) -> RpcReply[result_cls]:  # type: ignore[valid-type]
-            raise NotImplementedError  # documentation only: auth implements it
+            raise NotImplementedError  # documentation only: auth, storage, notifier answer
 
         broker.subscriber(RabbitQueue(request_cls.QUEUE), title=request_cls.QUEUE)(answer)
     spec = AsyncAPI(broker, title="alignment-platform events", version="1.0.0")
@@ -48,7 +49,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         f"events/{cls.routing_key()}.json": Envelope[cls].model_json_schema()  # type: ignore[valid-type]
         for cls in ALL_EVENTS
     }
-    for request_cls, result_cls in RPC_REQUESTS.items():
+    for request_cls, result_cls in (RPC_REQUESTS | NOTIFIER_RPC_REQUESTS).items():
         schemas[f"rpc/{request_cls.QUEUE}.request.json"] = request_cls.model_json_schema()
         schemas[f"rpc/{request_cls.QUEUE}.reply.json"] = RpcReply[
             result_cls  # type: ignore[valid-type]

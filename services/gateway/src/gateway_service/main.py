@@ -13,7 +13,7 @@ from gateway_service.adapters.stream_tokens import StreamTokens
 from gateway_service.adapters.tokens import AccessTokenVerifier
 from gateway_service.adapters.upload import UploadLimits
 from gateway_service.adapters.watched_jobs import WatchedJobs
-from gateway_service.api import alignment, api_keys, auth, events, users
+from gateway_service.api import alignment, api_keys, auth, events, users, webhooks
 from gateway_service.api.cors import allow_origins
 from gateway_service.api.drain import DrainUnreadBody
 from gateway_service.api.errors import ERROR_RESPONSES, install_error_handlers
@@ -82,7 +82,14 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     install_error_handlers(app)
     app.add_middleware(DrainUnreadBody)
     allow_origins(app, settings.cors_origins)
-    routers = (auth.router, users.router, api_keys.router, alignment.router, events.router)
+    routers = (
+        auth.router,
+        users.router,
+        api_keys.router,
+        alignment.router,
+        events.router,
+        webhooks.router,
+    )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return runtime, app

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway_service.adapters.tables import job_files, jobs
 from gateway_service.domain.jobs import ACTIVE, FileStatus, JobStatus
-from servicekit import utc_naive_now
 
 __all__ = ["FileRecord", "JobRecord", "JobRepository"]
 
@@ -164,7 +163,7 @@ class JobRepository:
         return JobRecord(**values, files=[_file(f) for f in files.all()])
 
     async def save_state(self, job: JobRecord) -> None:
-        """Write back status, progress, error and every file's state."""
+        """Write back status, progress, error, every file's state, and ``updated_at``."""
         await self._session.execute(
             update(jobs)
             .where(jobs.c.id == job.id)
@@ -172,7 +171,7 @@ class JobRepository:
                 status=job.status.value,
                 progress=job.progress,
                 error=job.error,
-                updated_at=utc_naive_now(),
+                updated_at=job.updated_at,  # the version the change feed and webhooks show
             )
         )
         for f in job.files:

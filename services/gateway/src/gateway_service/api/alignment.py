@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from contracts import JobSubmitted
+from contracts.notifications import WebhookCreated
 from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota, quota_refusal
 from gateway_service.adapters.formats import RENDERED_FORMATS
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
@@ -23,6 +24,7 @@ from gateway_service.api.errors import CORPUS_STATUS, RPC_STATUS, ApiError
 from gateway_service.api.streaming import streamed
 from gateway_service.api.users import QuotaOut, quota_of, recent_quotas
 from gateway_service.api.views import FilesOut, JobDeleted, JobList, JobOut, file_out, job_out
+from gateway_service.api.webhooks import register_callback
 from gateway_service.domain.access import Principal
 from gateway_service.domain.corpus import CorpusRefused
 from gateway_service.domain.jobs import FileStatus, JobStatus
@@ -72,6 +74,11 @@ UPLOAD_SCHEMA = {
                         "engine": {"type": "string"},
                         "output": {"type": "string"},
                         "validate": {"type": "boolean", "description": "check texts only"},
+                        "callback_url": {
+                            "type": "string",
+                            "description": "a webhook for this job alone (its secret is in "
+                            "the answer's callback, shown once)",
+                        },
                     },
                 }
             }
@@ -140,6 +147,9 @@ async def submit(
     upload = MultipartUpload(objects, key_for, limits)
     try:
         await _receive(request, upload, objects, key_for, limits)
+        callback = await register_callback(
+            rpc, user.user_id, job_id, upload.fields.get("callback_url"), correlation_id
+        )
 
         async def reserve(event: JobSubmitted) -> None:
             sizes = [p.audio_bytes + p.text_bytes for p in event.pairs]
@@ -191,7 +201,7 @@ async def submit(
         raise
     finally:
         upload.close()
-    return _accepted(job)
+    return _accepted(job, callback)
 
 
 async def _receive(
@@ -272,9 +282,12 @@ def _upload_limits(service: UploadLimits, plan: PlanLimits) -> UploadLimits:
     )
 
 
-def _accepted(job: JobRecord) -> JSONResponse:
+def _accepted(job: JobRecord, callback: WebhookCreated | None = None) -> JSONResponse:
+    body = job_out(job).model_dump(mode="json")
+    if callback is not None:  # the callback_url's webhook, with its secret: shown once
+        body["callback"] = callback.model_dump(mode="json")
     return JSONResponse(
-        job_out(job).model_dump(mode="json"),
+        body,
         status_code=202,
         headers={"Location": f"/api/v1/alignment/{job.id}"},
     )

@@ -38,6 +38,11 @@ RPC_STATUS = {
     ApiKeyErrorCode.INVALID_API_KEY: 401,
     ApiKeyErrorCode.API_KEY_NOT_FOUND: 404,
     ApiKeyErrorCode.TOO_MANY_API_KEYS: 409,
+    # the notifier's (webhooks)
+    "webhook_not_found": 404,
+    "invalid_url": 422,
+    "url_not_allowed": 422,
+    "too_many_webhooks": 409,
 }
 
 # Why a corpus zip was refused -> HTTP status: over a limit 413, anything else 422.

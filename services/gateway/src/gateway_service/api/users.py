@@ -9,8 +9,9 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
+from contracts.notifications import ListWebhooks, WebhookInfo, WebhookList
 from contracts.rpc import (
     DeleteAccount,
     Done,
@@ -53,6 +54,7 @@ class AccountExport(BaseModel):
     exported_at: datetime
     profile: UserProfile
     quota: QuotaOut
+    webhooks: list[WebhookInfo] = Field(default_factory=list)  # without their secrets
     jobs: list[JobOut]
 
 
@@ -106,7 +108,7 @@ async def quota(
 async def export(
     request: Request, user: CurrentUser, rpc: Rpc, correlation_id: CorrelationId
 ) -> Response:
-    """Everything we hold about you: profile, plan, usage, jobs and their files."""
+    """Everything we hold about you: profile, plan, usage, webhooks, jobs and their files."""
     profile = await rpc.call(
         GetUser(user_id=user.user_id, correlation_id=correlation_id), UserProfile
     )
@@ -114,6 +116,11 @@ async def export(
         exported_at=datetime.now().astimezone(),
         profile=profile,
         quota=await quota_of(request, user, rpc, correlation_id),
+        webhooks=(
+            await rpc.call(
+                ListWebhooks(user_id=user.user_id, correlation_id=correlation_id), WebhookList
+            )
+        ).items,
         jobs=[],
     )
     pages = job_pages(request.app.state.unit_of_work, user.user_id)

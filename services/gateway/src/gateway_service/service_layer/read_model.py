@@ -18,6 +18,7 @@ from contracts import (
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
 from gateway_service.domain.jobs import FileStatus, JobStatus, advance, advance_file
 from gateway_service.service_layer.job_changes import JobChanges
+from gateway_service.service_layer.notifications import announce_if_finished
 from servicekit import UnitOfWork, get_logger, utc_naive_now
 
 __all__ = ["apply_event"]
@@ -37,10 +38,12 @@ async def apply_event(fact: Fact, uow: UnitOfWork, changes: JobChanges | None = 
     if job is None:  # e.g. the job was deleted meanwhile: nothing left to update
         log.info("read_model.unknown_job")
         return
+    before = job.status
     APPLY[type(fact)](job, fact)
-    # The row's own stamp is taken a moment later, in save_state; the feed's poll reads it.
+    # The row's version: the feed's poll reads it, and JobFinished carries the same.
     job.updated_at = utc_naive_now()
     await repository.save_state(job)
+    announce_if_finished(job, before, uow)  # webhooks: JobFinished, once per final state
     if changes is not None:
         feed = changes
 

@@ -15,6 +15,7 @@ from gateway_service.adapters.repository import FileRecord, JobRecord, JobReposi
 from gateway_service.adapters.upload import UploadedFile
 from gateway_service.domain.jobs import FileStatus, JobStatus
 from gateway_service.domain.pairing import pair_by_stem
+from gateway_service.service_layer.notifications import announce_cancelled
 from servicekit import UnitOfWork, utc_naive_now
 from servicekit.errors import DomainError
 from servicekit.timing import stage
@@ -43,8 +44,11 @@ class Submissions:
         it and delete its files and results (the janitor's FileExpired gives the bytes back).
         False when the user has no such job."""
         async with self._uow() as uow:
-            if not await JobRepository(uow.session).delete(user_id, job_id):
+            repository = JobRepository(uow.session)
+            job = await repository.get(user_id, job_id, lock=True)
+            if job is None or not await repository.delete(user_id, job_id):
                 return False
+            announce_cancelled(job, uow)  # webhooks: job.cancelled, if it was running
             uow.emit(
                 JobCancelled(job_id=job_id, user_id=user_id, reason="deleted by its owner"),
                 correlation_id=correlation_id,

@@ -1,0 +1,1 @@
+"""notifier: delivers signed webhooks (Standard Webhooks) when jobs finish."""

@@ -1,0 +1,3 @@
+from notifier_service.main import main
+
+main()
