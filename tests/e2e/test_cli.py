@@ -125,3 +125,34 @@ def test_status_jobs_quota_and_a_bad_credential(stack: Stack, tmp_path: Path) ->
     assert missing.returncode == 1 and "job_not_found" in missing.stderr
     nobody = fa(tmp_path / "nobody.json", "jobs")
     assert nobody.returncode == 1 and "fa login" in nobody.stderr
+
+
+def test_an_api_key_from_the_environment_or_login_is_used(stack: Stack, tmp_path: Path) -> None:
+    user = user_on_plan(stack)
+    key = user.client.post("/api-keys", json={"name": "cli", "scope": "read"})
+    assert key.status_code == 201, key.text
+    config = tmp_path / "fa.json"
+    login = fa(config, "login", "--url", stack.url("gateway"), "--api-key", key.json()["key"])
+    assert login.returncode == 0, login.stderr
+    assert oct(config.stat().st_mode & 0o777) == "0o600"
+    assert fa(config, "quota").returncode == 0
+    corpus = tmp_path / "corpus"
+    speaker_corpus(corpus, 1)
+    refused = fa(config, "align", str(corpus), str(tmp_path / "out"))  # a read key
+    assert refused.returncode == 1 and "insufficient_scope" in refused.stderr
+
+
+def test_register_then_login_from_the_command_line(stack: Stack, tmp_path: Path) -> None:
+    config, email = tmp_path / "fa.json", f"cli-{os.getpid()}-{id(tmp_path)}@example.org"
+    url = stack.url("gateway")
+    made = fa(
+        config, "register", "--url", url, "--email", email, "--password-stdin", stdin=PASSWORD
+    )
+    assert made.returncode == 0, made.stderr
+    again = fa(
+        config, "register", "--url", url, "--email", email, "--password-stdin", stdin=PASSWORD
+    )
+    assert again.returncode == 1 and "email_taken" in again.stderr
+    login = fa(config, "login", "--url", url, "--email", email, "--password-stdin", stdin=PASSWORD)
+    assert login.returncode == 0, login.stderr
+    assert "free" in fa(config, "quota").stdout

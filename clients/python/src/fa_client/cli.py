@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fa", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(title="commands")
 
+    register = commands.add_parser("register", help="make an account (then: fa login)")
+    register.add_argument("--url", help=f"the service (default {settings.DEFAULT_URL})")
+    register.add_argument("--email")
+    register.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    register.set_defaults(run=_register)
+
     login = commands.add_parser("login", help="keep the server and your credential")
     login.add_argument("--url", help=f"the service (default {settings.DEFAULT_URL})")
     login.add_argument("--email")
@@ -120,6 +126,21 @@ def _client() -> Client:
         Credentials(config.access_token, config.refresh_token, config.api_key),
         on_tokens=keep,
     )
+
+
+def _register(args: argparse.Namespace) -> int:
+    url = args.url or settings.load().url
+    email = args.email or input("email: ")
+    with Client(url) as client:
+        client.register(email, _password(args))
+    console.print(f"account {email} made on {url}; now: fa login --email {email}")
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass()
 
 
 def _login(args: argparse.Namespace) -> int:
