@@ -372,10 +372,15 @@ def _report(corpus: Corpus, outcome: Outcome, summary: str) -> int:
 
 def _jobs(_: argparse.Namespace) -> int:
     with _client() as client:
-        table = Table("id", "status", "progress", "files", "created")
+        table = Table("status", "progress", "files", "created (UTC)")
+        table.add_column("id", no_wrap=True, min_width=36)  # whole: fa status takes it
         for job in client.jobs():
             table.add_row(
-                job.id, job.status, f"{job.progress}%", str(len(job.files)), f"{job.created_at:%c}"
+                job.status,
+                f"{job.progress}%",
+                str(len(job.files)),
+                f"{job.created_at:%Y-%m-%d %H:%M}",
+                job.id,
             )
     Console().print(table)
     return 0
