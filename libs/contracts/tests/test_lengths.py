@@ -89,6 +89,12 @@ NOT_STORED: dict[str, str] = {
     "ChangePassword.new_password": "auth keeps only its argon2 hash",
     "RefreshSession.refresh_token": "auth looks up its hash",
     "EndSession.refresh_token": "auth looks up its hash",
+    "EnginesAnnounced.default_engine": "kept as a flag (engine_offers.is_default, gateway)",
+    "LanguageInfo.display_name": "inside the offer's JSON (engine_offers.offer: LONGTEXT)",
+    "AccuracyFigure.dataset": "inside the offer's JSON (engine_offers.offer: LONGTEXT)",
+    "AccuracyFigure.measure": "inside the offer's JSON (engine_offers.offer: LONGTEXT)",
+    "AccuracyFigure.source": "inside the offer's JSON (engine_offers.offer: LONGTEXT)",
+    "AccuracyFigure.measured_on": "inside the offer's JSON (engine_offers.offer: LONGTEXT)",
 }
 
 

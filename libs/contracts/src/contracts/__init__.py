@@ -8,6 +8,13 @@ from contracts.alignment import (
     FileAlignmentQueued,
     FileOutcome,
 )
+from contracts.engines import (
+    AccuracyFigure,
+    EngineOffer,
+    EnginesAnnounced,
+    LanguageInfo,
+    language_matches,
+)
 from contracts.envelope import Envelope, Event, utc_now
 from contracts.files import FileExpired, FileRejection, FilesRejected, FilesStored, StoredFile
 from contracts.ingest import PairIngestQueued
@@ -31,6 +38,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     QuotaChanged,
     SessionsRevoked,
     UploadAbandoned,
+    EnginesAnnounced,
 )
 
 EVENTS_EXCHANGE = "alignment.events"
@@ -40,10 +48,13 @@ __all__ = [
     "ALL_EVENTS",
     "DEAD_LETTER_EXCHANGE",
     "EVENTS_EXCHANGE",
+    "AccuracyFigure",
     "AlignmentDone",
     "AlignmentOutcome",
     "AlignmentProgress",
     "AlignmentStarted",
+    "EngineOffer",
+    "EnginesAnnounced",
     "Envelope",
     "Event",
     "FileAlignmentQueued",
@@ -54,6 +65,7 @@ __all__ = [
     "FilesStored",
     "JobCancelled",
     "JobSubmitted",
+    "LanguageInfo",
     "PairIngestQueued",
     "QuotaChanged",
     "SessionsRevoked",
@@ -62,5 +74,6 @@ __all__ = [
     "UploadAbandoned",
     "UserDeleted",
     "UserRegistered",
+    "language_matches",
     "utc_now",
 ]

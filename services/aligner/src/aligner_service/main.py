@@ -19,11 +19,13 @@ from aligner_service.entrypoints.events import register_consumers
 from aligner_service.service_layer.aging import OverdueJobs
 from aligner_service.service_layer.align_file import FileAligner
 from aligner_service.service_layer.align_files import AlignFiles
+from aligner_service.service_layer.announce import Announcer
 from aligner_service.settings import AlignerSettings
-from contracts import Envelope, FileAlignmentQueued
+from contracts import EnginesAnnounced, Envelope, FileAlignmentQueued
 from servicekit import ServiceRuntime
 from servicekit.dead_letters import run_dead_letters
-from servicekit.messaging import make_queue_publisher
+from servicekit.messaging import make_publisher, make_queue_publisher
+from servicekit.outbox import OutboxMessage
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -49,6 +51,18 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
         return engine
 
     runtime.on_starting.append(warm_up)
+    publish_event = make_publisher(runtime.broker, runtime.topology)
+
+    async def announce(envelope: Envelope[EnginesAnnounced]) -> None:
+        body = envelope.model_dump_json()
+        message = OutboxMessage(
+            str(envelope.event_id), envelope.routing_key, envelope.correlation_id, None, body
+        )
+        await publish_event(message)
+
+    announcer = Announcer(engines, settings.worker_name, settings.announce_every_seconds, announce)
+    runtime.on_started.append(announcer.start)
+    runtime.on_stopping.append(announcer.stop)
     aligner = FileAligner(objects, LongAudioAligner(locator))
     files = AlignFiles(
         engines, aligner, runtime.unit_of_work, settings.max_attempts, settings.worker_name

@@ -43,6 +43,13 @@ class GatewaySettings(ServiceSettings):
         "without asking again (auth's reservation decides in the end); 0 asks every time",
     )
 
+    engine_catalog_max_age_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="how old the copy of the aligners' announced engines that submits are "
+        "checked against (and /languages, /engines answer from) may be",
+    )
+
     @model_validator(mode="after")
     def _public_key_present(self) -> Self:
         self.public_keys()  # present, readable, and not a published key's

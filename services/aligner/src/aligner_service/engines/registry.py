@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aligner_service.engines.base import Engine, EngineUnavailable, supports
 
-__all__ = ["EngineRegistry"]
+__all__ = ["EngineRegistry", "EngineState"]
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """One engine as this worker has it now: what it aligns, or why it cannot."""
+
+    name: str
+    languages: tuple[str, ...]
+    phones: bool
+    ready: bool
+    reason: str | None = None
 
 
 class EngineRegistry:
@@ -15,8 +27,27 @@ class EngineRegistry:
         self._engines: dict[str, Engine] = {}
         self._default = default_engine
 
+    @property
+    def default(self) -> str:
+        return self._default
+
     def warm_up(self) -> None:
         self.get(self._default, None)
+
+    def describe(self) -> list[EngineState]:
+        """Every engine this worker knows, loaded where it can be (blocking: an engine's
+        first load may take a moment); one that cannot load says why."""
+        states = []
+        for name in sorted(self._factories):
+            try:
+                engine = self.get(name, None)
+            except EngineUnavailable as exc:
+                states.append(EngineState(name, (), phones=False, ready=False, reason=str(exc)))
+                continue
+            states.append(
+                EngineState(name, tuple(engine.languages), engine.outputs_phones, ready=True)
+            )
+        return states
 
     def get(self, name: str | None, language: str | None) -> Engine:
         if name is None and language is not None:

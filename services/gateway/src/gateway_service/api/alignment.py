@@ -155,6 +155,7 @@ async def submit(
             correlation_id,
             plan=plan,
             reserve=reserve,
+            check_engines=request.app.state.engine_catalog.check,
         )
     except UploadTooLarge as exc:
         raise ApiError(413, "payload_too_large", str(exc)) from exc

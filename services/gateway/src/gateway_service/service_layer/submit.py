@@ -62,9 +62,11 @@ class Submissions:
         correlation_id: str,
         plan: PlanLimits | None = None,
         reserve: Callable[[JobSubmitted], Awaitable[None]] | None = None,
+        check_engines: Callable[[str, str | None], Awaitable[None]] | None = None,
     ) -> JobRecord:
         """``reserve`` holds the job's room in the user's quota (and refuses it) after the
-        files are paired and before the job exists."""
+        files are paired and before the job exists; ``check_engines`` refuses a language
+        or engine no aligner could run, before anything is reserved."""
         audio = [f for f in files if f.field == "audio_files"]
         text = [f for f in files if f.field == "text_files"]
         if not audio:
@@ -78,6 +80,8 @@ class Submissions:
         engine = fields.get("engine") or None
         if engine is not None and not ENGINE.fullmatch(engine):
             raise InvalidSubmission("engine must be an engine name such as pocketsphinx")
+        if check_engines is not None:
+            await check_engines(language, engine)
         options: dict[str, Any] = {k: fields[k] for k in OPTION_FIELDS if fields.get(k)}
         validate = fields.get("validate", "").lower()
         if validate not in {"", "true", "false", "1", "0"}:
