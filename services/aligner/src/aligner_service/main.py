@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from aligner_service.adapters.announcements import announcement_publisher
 from aligner_service.engines.base import Engine
 from aligner_service.engines.child_process import ChildProcessEngine
 from aligner_service.engines.long_audio import LongAudioAligner
@@ -21,11 +22,10 @@ from aligner_service.service_layer.align_file import FileAligner
 from aligner_service.service_layer.align_files import AlignFiles
 from aligner_service.service_layer.announce import Announcer
 from aligner_service.settings import AlignerSettings
-from contracts import EnginesAnnounced, Envelope, FileAlignmentQueued
+from contracts import Envelope, FileAlignmentQueued
 from servicekit import ServiceRuntime
 from servicekit.dead_letters import run_dead_letters
-from servicekit.messaging import make_publisher, make_queue_publisher
-from servicekit.outbox import OutboxMessage
+from servicekit.messaging import make_queue_publisher
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -51,16 +51,9 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
         return engine
 
     runtime.on_starting.append(warm_up)
-    publish_event = make_publisher(runtime.broker, runtime.topology)
-
-    async def announce(envelope: Envelope[EnginesAnnounced]) -> None:
-        body = envelope.model_dump_json()
-        message = OutboxMessage(
-            str(envelope.event_id), envelope.routing_key, envelope.correlation_id, None, body
-        )
-        await publish_event(message)
-
-    announcer = Announcer(engines, settings.worker_name, settings.announce_every_seconds, announce)
+    every = settings.announce_every_seconds
+    announce = announcement_publisher(runtime.broker, runtime.topology, every)
+    announcer = Announcer(engines, settings.worker_name, every, announce)
     runtime.on_started.append(announcer.start)
     runtime.on_stopping.append(announcer.stop)
     aligner = FileAligner(objects, LongAudioAligner(locator))

@@ -3,6 +3,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from contracts import language_matches
+
 __all__ = [
     "Engine",
     "EngineFailed",
@@ -85,9 +87,6 @@ class PrefixAligner(Protocol):
 
 
 def supports(engine: Engine, language: str) -> bool:
-    """'pt-BR' is served by a 'pt-br' or a 'pt' voice; 'en' by 'en' or 'en-us'."""
-    wanted = language.lower()
-    primary = wanted.split("-")[0]
-    return any(
-        code in (wanted, primary) or code.split("-")[0] == wanted for code in engine.languages
-    )
+    """'pt-BR' is served by a 'pt-br' or a 'pt' voice; 'en' by 'en' or 'en-us' (the same
+    rule the gateway checks submits with)."""
+    return any(language_matches(code, language) for code in engine.languages)

@@ -3,9 +3,10 @@ every ``every_seconds`` (the gateway serves it as /languages and /engines and re
 nobody could align).
 
 An announcement is a heartbeat, not a change of state: it is published straight to the
-broker, not through the outbox (nothing is written that it would have to match), and one
-that is lost is replaced by the next. The first few follow each other quickly, so that a
-gateway that starts just after the aligner (its queue not declared yet) hears of it soon.
+broker (``adapters.announcements``), not through the outbox (nothing is written that it
+would have to match), and one that is lost is replaced by the next. The first few follow
+each other quickly, so that a gateway that starts just after the aligner (its queue not
+declared yet) hears of it soon.
 """
 
 from __future__ import annotations
