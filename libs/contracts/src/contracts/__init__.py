@@ -18,7 +18,7 @@ from contracts.engines import (
 from contracts.envelope import Envelope, Event, utc_now
 from contracts.files import FileExpired, FileRejection, FilesRejected, FilesStored, StoredFile
 from contracts.ingest import PairIngestQueued
-from contracts.jobs import JobCancelled, JobSubmitted, SubmittedPair
+from contracts.jobs import PRONUNCIATIONS_OPTION, JobCancelled, JobSubmitted, SubmittedPair
 from contracts.uploads import UploadAbandoned
 from contracts.users import QuotaChanged, SessionsRevoked, UserDeleted, UserRegistered
 
@@ -48,6 +48,7 @@ __all__ = [
     "ALL_EVENTS",
     "DEAD_LETTER_EXCHANGE",
     "EVENTS_EXCHANGE",
+    "PRONUNCIATIONS_OPTION",
     "AccuracyFigure",
     "AlignmentDone",
     "AlignmentOutcome",

@@ -10,7 +10,13 @@ from pydantic import BaseModel, Field
 from contracts.envelope import Event
 from contracts.strings import EngineName, FileName, LanguageCode, ObjectKey
 
-__all__ = ["JobCancelled", "JobSubmitted", "SubmittedPair"]
+__all__ = ["PRONUNCIATIONS_OPTION", "JobCancelled", "JobSubmitted", "SubmittedPair"]
+
+# options[PRONUNCIATIONS_OPTION]: the job's own pronunciations, {word: [phone, ...]} (words
+# in lower case, ARPAbet phones without stress for English), from the submit's dictionary
+# part; they extend or override the engine's dictionary for this job only. Carried with the
+# job's options through storage to the aligner, which keeps them once per job.
+PRONUNCIATIONS_OPTION = "pronunciations"
 
 
 class SubmittedPair(BaseModel):

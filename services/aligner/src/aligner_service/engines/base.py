@@ -6,6 +6,7 @@ from typing import Protocol, runtime_checkable
 from contracts import language_matches
 
 __all__ = [
+    "DefinesWords",
     "Engine",
     "EngineFailed",
     "EngineOutput",
@@ -84,6 +85,21 @@ class PrefixAligner(Protocol):
         self, pcm16k: bytes, words: list[str], language: str, min_words: int
     ) -> EngineOutput:
         """Align the first n words, min_words <= n <= len(words), the engine choosing n."""
+
+
+@runtime_checkable
+class DefinesWords(Protocol):
+    """An engine that takes a job's own pronunciations and says which of its words' it
+    guessed (PocketSphinx: ARPAbet)."""
+
+    def define(self, entries: dict[str, list[str]]) -> dict[str, str]:
+        """Learn these pronunciations for one job without changing the word's own (other
+        jobs keep theirs): word -> the name to align it under. Entries with phones the
+        engine does not know are left out."""
+
+    def guessed(self, words: list[str]) -> dict[str, list[str]]:
+        """Of these words, those whose pronunciation was guessed (not in the engine's
+        dictionary), with the phones in use."""
 
 
 def supports(engine: Engine, language: str) -> bool:

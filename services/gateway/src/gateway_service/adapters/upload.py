@@ -14,7 +14,7 @@ from servicekit.objects import Objects
 
 __all__ = ["BadUpload", "MultipartUpload", "UploadLimits", "UploadTooLarge", "UploadedFile"]
 
-FILE_FIELDS = ("audio_files", "text_files")
+FILE_FIELDS = ("audio_files", "text_files", "dictionary")
 MAX_FIELD_BYTES = 4096
 QUEUE_CHUNKS = 16
 
@@ -174,7 +174,8 @@ class MultipartUpload:
             return
         if part.name not in FILE_FIELDS:
             raise BadUpload(
-                f"unexpected file field '{part.name}': use audio_files[] and text_files[]"
+                f"unexpected file field '{part.name}': use audio_files[], text_files[] "
+                "and dictionary"
             )
         filename = options[b"filename"].decode("utf-8", "replace").strip()
         if not filename:

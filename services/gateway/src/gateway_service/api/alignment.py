@@ -29,7 +29,7 @@ from gateway_service.domain.pairing import PairingError
 from gateway_service.domain.ranges import RangeNotSatisfiable
 from gateway_service.service_layer import downloads
 from gateway_service.service_layer.downloads import SUFFIXES, safe_name
-from gateway_service.service_layer.submit import DuplicateSubmission, Submissions
+from gateway_service.service_layer.submit import DuplicateSubmission, Submissions, job_dictionary
 from servicekit import UnitOfWork
 from servicekit.objects import ObjectMissing, Objects
 from servicekit.rpc import RpcClient, RpcFailed
@@ -65,6 +65,11 @@ UPLOAD_SCHEMA = {
                         "engine": {"type": "string"},
                         "output": {"type": "string"},
                         "validate": {"type": "boolean", "description": "check texts only"},
+                        "dictionary": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "your pronunciations, MFA format: WORD PHONE ...",
+                        },
                     },
                 }
             }
@@ -156,6 +161,7 @@ async def submit(
             plan=plan,
             reserve=reserve,
             check_engines=request.app.state.engine_catalog.check,
+            pronunciations=await job_dictionary(objects, upload.files, upload.fields),
         )
     except UploadTooLarge as exc:
         raise ApiError(413, "payload_too_large", str(exc)) from exc
