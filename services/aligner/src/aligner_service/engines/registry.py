@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ class EngineRegistry:
         self._factories = factories
         self._engines: dict[str, Engine] = {}
         self._default = default_engine
+        # Engines are made in worker threads (warm-up, announcements, files): one at a time,
+        # so that none is made twice (PocketSphinx's would leave a second process).
+        self._making = threading.RLock()
 
     @property
     def default(self) -> str:
@@ -57,9 +61,12 @@ class EngineRegistry:
             raise EngineUnavailable(
                 f"no engine named '{name}' (available: {', '.join(sorted(self._factories))})"
             )
-        if name not in self._engines:
-            self._engines[name] = self._factories[name]()
-        engine = self._engines[name]
+        engine = self._engines.get(name)
+        if engine is None:
+            with self._making:
+                if name not in self._engines:
+                    self._engines[name] = self._factories[name]()
+                engine = self._engines[name]
         if language is not None and not supports(engine, language):
             raise EngineUnavailable(
                 f"the {name} engine does not align language '{language}' "

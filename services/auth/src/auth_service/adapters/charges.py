@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.adapters.tables import audio_charges
@@ -30,7 +31,9 @@ class AudioCharges:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, user_id: UUID, charges: Iterable[Charge]) -> None:
+    async def put(self, user_id: UUID, charges: Iterable[Charge]) -> None:
+        """Record the charges; a file's row that exists (refunded before it was charged)
+        takes the file's seconds and month and stays refunded."""
         rows = [
             {
                 "corpus_file_id": c.file_id,
@@ -43,12 +46,18 @@ class AudioCharges:
             }
             for c in charges
         ]
-        if rows:  # a file charged before (the same FilesStored twice) stays as it is
-            await self._session.execute(insert(audio_charges).prefix_with("IGNORE"), rows)
+        if rows:
+            statement = mysql.insert(audio_charges)
+            await self._session.execute(
+                statement.on_duplicate_key_update(
+                    seconds=statement.inserted.seconds, month=statement.inserted.month
+                ),
+                rows,
+            )
 
-    async def of_job(self, job_id: UUID, *, lock: bool = True) -> list[Charge]:
+    async def of_job(self, job_id: UUID) -> list[Charge]:
         query = select(audio_charges).where(audio_charges.c.job_id == job_id)
-        rows = await self._session.execute(query.with_for_update() if lock else query)
+        rows = await self._session.execute(query.with_for_update())
         return [_charge(row) for row in rows]
 
     async def of_month(self, user_id: UUID, month: str) -> list[Charge]:

@@ -5,7 +5,9 @@ so that the plan's monthly limit holds while the job runs. A validate-only job a
 nothing and is never charged (its files are recorded as free). When the aligner is done
 (AlignmentDone), every charged file that was not aligned (failed, or never started because
 the job was deleted) gives its seconds back: once, and only to the month it was charged
-in (a new month starts from zero anyway).
+in (a new month starts from zero anyway). The two facts come from different services and
+may arrive in either order: a file the aligner gave up on before its charge was recorded
+is marked refunded at once (with no seconds yet), and is never charged.
 """
 
 from __future__ import annotations
@@ -45,27 +47,44 @@ class Charge:
 class Refund:
     seconds: float  # to take off this month's usage
     file_ids: list[UUID]  # charges that become REFUNDED
+    uncharged: list[Charge]  # files not charged yet: recorded as refunded, never charged
 
 
 def charges_for(
-    job_id: UUID, files: Iterable[tuple[UUID, float]], month: str, *, validate_only: bool
+    job_id: UUID,
+    files: Iterable[tuple[UUID, float]],
+    month: str,
+    *,
+    validate_only: bool,
+    refunded_before: Iterable[UUID] = (),
 ) -> list[Charge]:
     """What storing the job's files costs: each file's seconds, or nothing when it is only
-    validated."""
+    validated, or when the aligner said before that the file was not aligned."""
     state = ChargeState.FREE if validate_only else ChargeState.CHARGED
-    return [Charge(file_id, job_id, month, seconds, state) for file_id, seconds in files]
+    gone = set(refunded_before)
+    return [
+        Charge(file_id, job_id, month, seconds, ChargeState.REFUNDED if file_id in gone else state)
+        for file_id, seconds in files
+    ]
 
 
 def charged_seconds(charges: Iterable[Charge]) -> float:
     return sum(c.seconds for c in charges if c.state is ChargeState.CHARGED)
 
 
-def refund_of(charges: Iterable[Charge], unaligned: set[UUID], month: str) -> Refund:
+def refund_of(charges: Iterable[Charge], job_id: UUID, unaligned: set[UUID], month: str) -> Refund:
     """The charges of files that were not aligned go back (each at most once); only those
-    of ``month`` (the usage's current month) lower the usage."""
+    of ``month`` (the usage's current month) lower the usage. Files with no charge yet get
+    a refunded one of no seconds, so that their charge, when it comes, is none."""
+    charges = list(charges)
     back = [c for c in charges if c.state is ChargeState.CHARGED and c.file_id in unaligned]
-    seconds = sum(c.seconds for c in back if c.month == month)
-    return Refund(seconds=seconds, file_ids=[c.file_id for c in back])
+    known = {c.file_id for c in charges}
+    early = [Charge(f, job_id, month, 0.0, ChargeState.REFUNDED) for f in sorted(unaligned - known)]
+    return Refund(
+        seconds=sum(c.seconds for c in back if c.month == month),
+        file_ids=[c.file_id for c in back],
+        uncharged=early,
+    )
 
 
 def unbilled_seconds(charges: Iterable[Charge], month: str) -> float:

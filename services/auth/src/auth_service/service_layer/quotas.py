@@ -105,15 +105,16 @@ class Quotas:
         await self._lock_usage(uow.session, fact.user_id)
         await uow.session.execute(delete(reservations).where(reservations.c.job_id == fact.job_id))
         month = _month(utc_naive_now())
+        ledger = AudioCharges(uow.session)
+        await ledger.forget_before(fact.user_id, month)
         charges = charges_for(
             fact.job_id,
             [(f.corpus_file_id, f.duration_seconds) for f in fact.files],
             month,
             validate_only=fact.options.get("validate") is True,
+            refunded_before=[c.file_id for c in await ledger.of_job(fact.job_id)],
         )
-        ledger = AudioCharges(uow.session)
-        await ledger.forget_before(fact.user_id, month)
-        await ledger.add(fact.user_id, charges)
+        await ledger.put(fact.user_id, charges)
         seconds = charged_seconds(charges)
         await uow.session.execute(
             update(usage)
@@ -129,14 +130,17 @@ class Quotas:
         refunded at most once, and the inbox sees each AlignmentDone once). Returns the
         seconds given back."""
         unaligned = {f.corpus_file_id for f in fact.files if f.status is AlignmentOutcome.FAILED}
-        ledger = AudioCharges(uow.session)
-        # Nothing charged (a validate-only job, a job stored before charges were kept, or
-        # a deleted account's): nothing to lock, nothing to give back.
-        if not unaligned or not await ledger.of_job(fact.job_id, lock=False):
+        if not unaligned:
             return 0.0
-        await self._lock_usage(uow.session, fact.user_id)  # first, as settle does
-        refund = refund_of(await ledger.of_job(fact.job_id), unaligned, _month(utc_naive_now()))
+        try:
+            await self._lock_usage(uow.session, fact.user_id)  # first, as settle does
+        except UserNotFound:  # the account was deleted, its usage with it
+            return 0.0
+        ledger = AudioCharges(uow.session)
+        charges = await ledger.of_job(fact.job_id)
+        refund = refund_of(charges, fact.job_id, unaligned, _month(utc_naive_now()))
         await ledger.mark_refunded(refund.file_ids)
+        await ledger.put(fact.user_id, refund.uncharged)
         if refund.seconds > 0:
             await uow.session.execute(
                 update(usage)
