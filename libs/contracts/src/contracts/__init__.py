@@ -18,7 +18,14 @@ from contracts.engines import (
 from contracts.envelope import Envelope, Event, utc_now
 from contracts.files import FileExpired, FileRejection, FilesRejected, FilesStored, StoredFile
 from contracts.ingest import PairIngestQueued
-from contracts.jobs import PRONUNCIATIONS_OPTION, JobCancelled, JobSubmitted, SubmittedPair
+from contracts.jobs import (
+    DICTIONARY_WORDS_OPTION,
+    PRONUNCIATIONS_OPTION,
+    VALIDATE_OPTION,
+    JobCancelled,
+    JobSubmitted,
+    SubmittedPair,
+)
 from contracts.uploads import UploadAbandoned
 from contracts.users import QuotaChanged, SessionsRevoked, UserDeleted, UserRegistered
 
@@ -47,8 +54,10 @@ DEAD_LETTER_EXCHANGE = "alignment.dead-letter"
 __all__ = [
     "ALL_EVENTS",
     "DEAD_LETTER_EXCHANGE",
+    "DICTIONARY_WORDS_OPTION",
     "EVENTS_EXCHANGE",
     "PRONUNCIATIONS_OPTION",
+    "VALIDATE_OPTION",
     "AccuracyFigure",
     "AlignmentDone",
     "AlignmentOutcome",

@@ -15,6 +15,7 @@ from aligner_service.engines.base import Engine, EngineFailed, EngineUnavailable
 from aligner_service.engines.registry import EngineRegistry
 from aligner_service.service_layer.align_file import FileAligner
 from contracts import (
+    DICTIONARY_WORDS_OPTION,
     PRONUNCIATIONS_OPTION,
     Envelope,
     FileAlignmentQueued,
@@ -213,7 +214,7 @@ class AlignFiles:
 
     async def _pronunciations(self, item: FileAlignmentQueued) -> dict[str, list[str]]:
         """The job's own pronunciations, when its dictionary had any."""
-        if not item.options.get("dictionary_words"):
+        if not item.options.get(DICTIONARY_WORDS_OPTION):
             return {}
         async with self._uow() as uow:
             return await self._runs(uow).pronunciations(item.job_id)

@@ -22,6 +22,7 @@ from auth_service.domain.metering import (
     unbilled_seconds,
 )
 from contracts import (
+    VALIDATE_OPTION,
     AlignmentDone,
     AlignmentOutcome,
     FileExpired,
@@ -111,7 +112,7 @@ class Quotas:
             fact.job_id,
             [(f.corpus_file_id, f.duration_seconds) for f in fact.files],
             month,
-            validate_only=fact.options.get("validate") is True,
+            validate_only=fact.options.get(VALIDATE_OPTION) is True,
             refunded_before=[c.file_id for c in await ledger.of_job(fact.job_id)],
         )
         await ledger.put(fact.user_id, charges)

@@ -9,7 +9,13 @@ from uuid import UUID, uuid4
 
 from sqlalchemy.exc import IntegrityError
 
-from contracts import PRONUNCIATIONS_OPTION, JobCancelled, JobSubmitted, SubmittedPair
+from contracts import (
+    DICTIONARY_WORDS_OPTION,
+    PRONUNCIATIONS_OPTION,
+    JobCancelled,
+    JobSubmitted,
+    SubmittedPair,
+)
 from contracts.rpc import PlanLimits
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
 from gateway_service.adapters.upload import UploadedFile
@@ -123,7 +129,7 @@ class Submissions:
             options["validate"] = True  # check the texts only; do not align
         event_options = dict(options)
         if pronunciations:  # the job shows how many; its event carries them all
-            options["dictionary_words"] = len(pronunciations)
+            options[DICTIONARY_WORDS_OPTION] = len(pronunciations)
             event_options = options | {PRONUNCIATIONS_OPTION: pronunciations}
         now = utc_naive_now()
         job = JobRecord(
