@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import time
 import wave
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from tests.e2e.helpers import (
     eventually,
     new_user,
     object_keys,
+    query,
     submit,
     usage,
     wait_for,
@@ -165,4 +167,25 @@ def test_a_file_that_fails_alignment_gives_its_minutes_back(
     eventually(
         lambda: usage(user)["audio_minutes_used"] == expected,
         f"the failed file's minutes still count: {usage(user)} (expected {expected})",
+    )
+
+
+def test_before_any_aligner_is_heard_a_job_is_accepted_and_fails_later(
+    stack: Stack, engines: dict[str, dict[str, Any]], paused_aligner: Callable[[int], None]
+) -> None:
+    """A new deployment: no announcement yet, so nothing is refused at the door; the
+    aligner refuses the job itself, and its minutes come back."""
+    query(stack, "gateway", "DELETE FROM engine_offers")
+    with api(stack) as client:
+        eventually(lambda: client.get("/engines").json()["items"] == [], "offers still served")
+    user = new_user(stack)
+    response = submit(user, eval_pair(GOOD), language="xx")
+    assert response.status_code == 202, response.text
+    paused_aligner(300)
+    job = wait_for(user, response.json()["id"])
+    assert job["status"] == "FAILED"
+    assert "does not align language 'xx'" in job["files"][0]["error"]
+    eventually(
+        lambda: usage(user)["audio_minutes_used"] == 0.0 and usage(user)["storage_bytes_used"] > 0,
+        f"the refused job's minutes still count: {usage(user)}",
     )
