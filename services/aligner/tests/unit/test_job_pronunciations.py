@@ -64,5 +64,5 @@ def test_an_utterance_aligns_with_a_job_pronunciation(engine: PocketSphinxEngine
 
 def test_an_engine_without_pronunciations_says_so() -> None:
     words = lexicon(TtsDtwEngine(), ["hallo", "welt"], {"welt": ["V", "EH", "L", "T"]})
-    assert words.names == {} and words.guessed == []
+    assert words.names == {} and words.guessed == ()
     assert words.notes == ["the tts-dtw engine does not use a job's own pronunciations"]

@@ -6,6 +6,7 @@ import asyncio
 import tempfile
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -14,7 +15,7 @@ from pydantic import BaseModel
 
 from aligner_service.adapters.textgrid import to_textgrid
 from aligner_service.domain.quality import assess
-from aligner_service.domain.transcript import tokenize
+from aligner_service.domain.transcript import Token, tokenize
 from aligner_service.engines.base import DefinesWords, Engine, EngineFailed
 from aligner_service.engines.long_audio import LongAudioAligner, WavFile
 from contracts import StoredFile
@@ -51,11 +52,22 @@ class Lexicon:
     (under the names the engine gave them), and which words were guessed, and how."""
 
     names: dict[str, str]  # word -> the name it is aligned under (the job's pronunciation)
-    guessed: list[Pronunciation]
+    guessed: tuple[Pronunciation, ...]
     notes: list[str]
 
     def name(self, key: str) -> str:
         return self.names.get(key, key)
+
+    def outside(self, engine: Engine, token: Token) -> bool:
+        """Whether the word is in neither the engine's dictionary nor the job's (its
+        pronunciation was guessed, or none could be)."""
+        if token.key in self.names:
+            return False
+        return token.key in self.guessed_words or not engine.knows(token.key)
+
+    @cached_property
+    def guessed_words(self) -> frozenset[str]:
+        return frozenset(g.word for g in self.guessed)
 
 
 def lexicon(engine: Engine, keys: list[str], pronunciations: dict[str, list[str]]) -> Lexicon:
@@ -75,7 +87,7 @@ def lexicon(engine: Engine, keys: list[str], pronunciations: dict[str, list[str]
     guessed = engine.guessed(rest) if isinstance(engine, DefinesWords) else {}
     return Lexicon(
         names,
-        [Pronunciation(word=w, phones=p) for w, p in sorted(guessed.items())],
+        tuple(Pronunciation(word=w, phones=p) for w, p in sorted(guessed.items())),
         notes,
     )
 
@@ -94,9 +106,10 @@ class FileAligner:
         pronunciations: dict[str, list[str]] | None = None,
     ) -> tuple[TextReport, dict[str, str]]:
         tokens = tokenize((await self._objects.get_bytes(file.text_key)).decode("utf-8"))
-        own = pronunciations or {}
-        oov = sorted({t.key for t in tokens if t.key not in own and not engine.knows(t.key)})
-        words = await asyncio.to_thread(lexicon, engine, [t.key for t in tokens], own)
+        words = await asyncio.to_thread(
+            lexicon, engine, [t.key for t in tokens], pronunciations or {}
+        )
+        oov = sorted({t.key for t in tokens if words.outside(engine, t)})
         guessed = [w for w in oov if engine.knows(w)]
         report = TextReport(
             file_id=file.corpus_file_id,
@@ -106,7 +119,7 @@ class FileAligner:
             oov_guessed=guessed,
             oov_unpronounceable=[w for w in oov if w not in guessed],
             ready=bool(tokens) and all(engine.knows(w) for w in oov),
-            guessed=words.guessed,
+            guessed=list(words.guessed),
             from_job_dictionary=sorted(words.names),
         )
         key = result_keys(user_id, job_id, file.corpus_file_id)["json"].replace(
@@ -129,11 +142,11 @@ class FileAligner:
     ) -> tuple[AlignmentResult, dict[str, str]]:
         """``pronunciations``: the job's own, which extend or override the engine's."""
         tokens = tokenize((await self._objects.get_bytes(file.text_key)).decode("utf-8"))
-        own = pronunciations or {}
-        oov = [t.text for t in tokens if t.key not in own and not engine.knows(t.key)]
-        words = await asyncio.to_thread(lexicon, engine, [t.key for t in tokens], own)
+        words = await asyncio.to_thread(
+            lexicon, engine, [t.key for t in tokens], pronunciations or {}
+        )
+        oov = [t.text for t in tokens if words.outside(engine, t)]
         known = [t for t in tokens if t.key in words.names or engine.knows(t.key)]
-        guessed = {t.key for t in tokens if t.text in oov and engine.knows(t.key)}
         if not known:
             raise EngineFailed("none of the transcript's words has a pronunciation")
         loop = asyncio.get_running_loop()
@@ -182,12 +195,12 @@ class FileAligner:
                 for p in output.phones
             ],
             oov=oov,
-            guessed=words.guessed,
+            guessed=list(words.guessed),
             from_job_dictionary=sorted(words.names),
             quality=assess(
                 aligned,
                 len(tokens),
-                guessed=len(guessed),
+                guessed=len(words.guessed),
                 coarse=output.coarse_words,
                 notes=[*words.notes, *output.notes],
             ),
