@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from aligner_service.adapters.announcements import announcement_publisher
@@ -37,7 +38,7 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     factories: dict[str, Callable[[], Engine]] = {
         # Its search holds the GIL for as long as the audio lasts: a process of its own.
         "pocketsphinx": lambda: ChildProcessEngine(PocketSphinxEngine),
-        "mfa": lambda: MfaEngine(settings.mfa_command),
+        "mfa": partial(MfaEngine, settings.mfa_command),
         "tts-dtw": TtsDtwEngine,
     }
     engines = EngineRegistry(factories, settings.default_engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from aligner_service.engines.base import Engine, EngineOutput, EngineUnavailable
 from aligner_service.engines.catalog import ACCURACY, display_name, parse_voices
@@ -32,15 +33,19 @@ class FakeEngine:
         raise NotImplementedError
 
 
-def missing() -> Engine:
-    raise EngineUnavailable("mfa is not installed on this worker")
+class MissingEngine(FakeEngine):
+    languages: tuple[str, ...] = ("en",)
+    outputs_phones = True
+
+    def __init__(self) -> None:
+        raise EngineUnavailable("mfa is not installed on this worker")
 
 
 def registry() -> EngineRegistry:
     factories: dict[str, Callable[[], Engine]] = {
         "pocketsphinx": lambda: FakeEngine("pocketsphinx", ("en",), True),
         "tts-dtw": lambda: FakeEngine("tts-dtw", ("de", "en-us", "chr-us-qaaa-x-west"), False),
-        "mfa": missing,
+        "mfa": partial(MissingEngine),
     }
     return EngineRegistry(factories, "pocketsphinx")
 
@@ -59,6 +64,7 @@ def test_every_engine_is_described_even_one_that_cannot_load() -> None:
     assert states["pocketsphinx"] == EngineState("pocketsphinx", ("en",), True, ready=True)
     assert not states["mfa"].ready
     assert states["mfa"].reason == "mfa is not installed on this worker"
+    assert states["mfa"].languages == ("en",) and states["mfa"].phones  # from its class
 
 
 def test_the_announcement_names_languages_and_measured_accuracy() -> None:

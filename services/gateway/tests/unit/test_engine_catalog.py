@@ -45,7 +45,7 @@ def fleet(age: float = 10) -> list[OfferRecord]:
             offer("tts-dtw", ["de", "en-us", "pt-br", "cmn-latn-pinyin"], phones=False),
             age=age,
         ),
-        record("a1", offer("mfa", [], phones=False, ready=False), age=age),
+        record("a1", offer("mfa", ["en"], ready=False), age=age),
     ]
 
 
@@ -58,6 +58,7 @@ def test_engines_say_what_they_align_and_whether_they_run_now() -> None:
     assert not engines["tts-dtw"].phones
     assert not engines["mfa"].available
     assert engines["mfa"].reason == "mfa is not installed"
+    assert engines["mfa"].languages == ["en"] and engines["mfa"].phones  # what it would do
 
 
 def test_an_engine_not_announced_lately_is_not_available() -> None:

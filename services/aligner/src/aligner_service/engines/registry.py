@@ -46,7 +46,8 @@ class EngineRegistry:
             try:
                 engine = self.get(name, None)
             except EngineUnavailable as exc:
-                states.append(EngineState(name, (), phones=False, ready=False, reason=str(exc)))
+                languages, phones = _declared(self._factories[name])
+                states.append(EngineState(name, languages, phones, ready=False, reason=str(exc)))
                 continue
             states.append(
                 EngineState(name, tuple(engine.languages), engine.outputs_phones, ready=True)
@@ -83,3 +84,14 @@ class EngineRegistry:
             except EngineUnavailable:
                 continue
         return self._default
+
+
+def _declared(factory: Callable[[], Engine]) -> tuple[tuple[str, ...], bool]:
+    """What an engine that could not be made says of itself in its class (languages and
+    phones, where the class declares them), so that it is described all the same."""
+    made_by = getattr(factory, "func", factory)  # a functools.partial of the class
+    languages = getattr(made_by, "languages", ())
+    phones = getattr(made_by, "outputs_phones", False)
+    if not isinstance(languages, tuple) or not isinstance(phones, bool):
+        return (), False
+    return tuple(str(code) for code in languages), phones

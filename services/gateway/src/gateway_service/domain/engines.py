@@ -99,12 +99,13 @@ class Catalog:
             ready = [r for r in records if r.offer.ready]
             live = [r for r in ready if r in fresh]
             latest = max(records, key=lambda r: r.announced_at)
-            codes = {c for r in ready for c in _codes(r.offer)}
+            described = ready or records  # one that cannot run still says what it does
+            codes = {c for r in described for c in _codes(r.offer)}
             summaries.append(
                 EngineSummary(
                     name=name,
                     languages=sorted(codes),
-                    phones=any(r.offer.phones for r in ready),
+                    phones=any(r.offer.phones for r in described),
                     available=bool(live),
                     default=any(r.is_default for r in (live or records)),
                     replicas=len({r.worker for r in live}),
