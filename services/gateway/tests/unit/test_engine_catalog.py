@@ -116,3 +116,12 @@ def test_a_replica_gone_quiet_does_not_count_beside_fresh_ones() -> None:
     catalog = Catalog(offers, NOW)
     with pytest.raises(UnsupportedLanguage):
         catalog.check("fr", None)
+
+
+def test_an_engine_alone_is_checked_before_the_language_is_known() -> None:
+    catalog = Catalog(fleet(), NOW)
+    catalog.check(None, "tts-dtw")
+    with pytest.raises(UnknownEngine):
+        catalog.check(None, "whisper")
+    with pytest.raises(EngineNotAvailable):
+        catalog.check(None, "mfa")

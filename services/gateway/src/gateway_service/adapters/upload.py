@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -91,11 +91,18 @@ class _Part:
 
 class MultipartUpload:
     def __init__(
-        self, objects: Objects, key_for: Callable[[str, int], str], limits: UploadLimits
+        self,
+        objects: Objects,
+        key_for: Callable[[str, int], str],
+        limits: UploadLimits,
+        on_field: Callable[[dict[str, str]], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_field`` hears the fields so far each time one is complete, and may refuse
+        the upload there (what it raises aborts it)."""
         self._objects = objects
         self._key_for = key_for
         self._limits = limits
+        self._on_field = on_field
         self.files: list[UploadedFile] = []
         self.fields: dict[str, str] = {}
         self._stored: list[str] = []
@@ -216,6 +223,8 @@ class MultipartUpload:
     async def _end_part(self, part: _Part) -> None:
         if part.file is None:
             self.fields[part.name] = part.value.decode("utf-8", "replace").strip()
+            if self._on_field is not None:
+                await self._on_field(self.fields)
             return
         assert part.stream is not None and part.upload is not None
         await part.stream.feed(None)

@@ -131,7 +131,10 @@ async def submit(
         )
     job_id = uuid4()
     upload = MultipartUpload(
-        objects, lambda field, i: f"incoming/{user.user_id}/{job_id}/{field}-{i}", limits
+        objects,
+        lambda field, i: f"incoming/{user.user_id}/{job_id}/{field}-{i}",
+        limits,
+        on_field=request.app.state.engine_catalog.check_fields,
     )
     try:
         with stage("upload"):

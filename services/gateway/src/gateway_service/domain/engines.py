@@ -135,8 +135,9 @@ class Catalog:
             )
         return summaries
 
-    def check(self, language: str, engine: str | None) -> None:
-        """Refuses a job no replica could align; says nothing when none has announced."""
+    def check(self, language: str | None, engine: str | None) -> None:
+        """Refuses a job no replica could align; says nothing when none has announced.
+        ``language`` None: the engine alone (the language is not known yet)."""
         judged = self._judged()
         if not judged:
             return
@@ -155,6 +156,8 @@ class Catalog:
                     engine=engine,
                     engines=sorted({r.offer.engine for r in judged if r.offer.ready}),
                 )
+        if language is None:
+            return
         offered = sorted({c for r in ready for c in _codes(r.offer) if SUBMITTABLE.fullmatch(c)})
         if not any(language_matches(code, language) for r in ready for code in _codes(r.offer)):
             which = f"the {engine} engine" if engine else "any engine"

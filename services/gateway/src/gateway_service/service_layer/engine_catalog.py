@@ -11,6 +11,7 @@ from datetime import timedelta
 from contracts import EnginesAnnounced, Envelope
 from gateway_service.adapters.engine_offers import EngineOffers
 from gateway_service.domain.engines import Catalog
+from gateway_service.service_layer.submit import ENGINE, LANGUAGE
 from servicekit import UnitOfWork, get_logger, utc_naive_now
 
 __all__ = ["FRESH_PERIODS", "EngineCatalog", "record_announcement"]
@@ -45,6 +46,20 @@ class EngineCatalog:
                 offers = await EngineOffers(uow.session).all()
             self._cached, self._read_at = Catalog(offers, utc_naive_now()), now
         return Catalog(self._cached.offers, utc_naive_now())
+
+    async def check_fields(self, fields: dict[str, str]) -> None:
+        """While a submit streams in: refuse as soon as its language or engine field says
+        the job cannot run, before the files that come after are uploaded."""
+        language, engine = fields.get("language") or None, fields.get("engine") or None
+        if language is None and engine is None:
+            return
+        if (language and not LANGUAGE.fullmatch(language)) or (
+            engine and not ENGINE.fullmatch(engine)
+        ):
+            return  # malformed: the submit itself says so once the upload is in
+        catalog = await self.current()
+        if catalog.heard:
+            catalog.check(language, engine)
 
     async def check(self, language: str, engine: str | None) -> None:
         """Refuses (UnsupportedLanguage, UnknownEngine, EngineNotAvailable) a job no
