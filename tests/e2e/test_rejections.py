@@ -8,11 +8,20 @@ import struct
 import wave
 from typing import Any
 
+import httpx
 import pytest
 
 from devstack import Stack
 from devstack.testing import TEST_MAX_FILE_BYTES
-from tests.e2e.helpers import User, eval_pair, new_user, object_keys, submit, wait_for
+from tests.e2e.helpers import (
+    User,
+    eval_pair,
+    eventually,
+    new_user,
+    object_keys,
+    submit,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -142,18 +151,29 @@ def test_silence_or_noise_ends_aligned_or_failed_with_a_reason(user: User, kind:
 
 
 @pytest.mark.parametrize(
-    ("data", "reason"),
+    ("data", "code", "reason"),
     [
-        ({"engine": "mfa"}, "Montreal Forced Aligner is not available on this worker"),
-        ({"engine": "no-such-engine"}, "no engine named 'no-such-engine'"),
-        ({"language": "xx"}, "does not align language 'xx'"),
+        (
+            {"engine": "mfa"},
+            "engine_unavailable",
+            "Montreal Forced Aligner is not available on this worker",
+        ),
+        ({"engine": "no-such-engine"}, "unknown_engine", "no engine named 'no-such-engine'"),
+        ({"language": "xx"}, "unsupported_language", "'xx' cannot be aligned by any engine"),
     ],
 )
-def test_an_engine_that_cannot_do_the_job_fails_it_with_the_reason(
-    user: User, data: dict[str, str], reason: str
+def test_an_engine_that_cannot_do_the_job_is_refused_with_the_reason(
+    stack: Stack, user: User, data: dict[str, str], code: str, reason: str
 ) -> None:
+    """Refused at once (422) once the aligner has announced what it can do; before that
+    (a new deployment) the job would be accepted and fail with the same reason."""
+    heard = stack.url("gateway") + "/api/v1/engines"
+    eventually(
+        lambda: any(e["available"] for e in httpx.get(heard).json()["items"]),
+        "the aligner never announced its engines",
+        60,
+    )
     response = submit(user, eval_pair(GOOD), **data)
-    assert response.status_code == 202, response.text
-    job = wait_for(user, response.json()["id"], timeout=60)
-    assert job["status"] == "FAILED"
-    assert reason in job["files"][0]["error"]
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == code
+    assert reason in response.json()["error"]["message"]

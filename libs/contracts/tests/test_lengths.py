@@ -98,6 +98,12 @@ NOT_STORED: dict[str, str] = {
     "ApiKeyCreated.key": "a reply: auth keeps only its SHA-256 (api_keys.key_hash)",
     "VerifyApiKey.key": "auth looks up its SHA-256",
     "JobView.options[key]": "the notifier keeps the job as JSON in LONGTEXT (deliveries.body)",
+    "EnginesAnnounced.default_engine": "kept as a flag (engine_offers.is_default, gateway)",
+    "LanguageInfo.display_name": "inside the offer's JSON (engine_offers.offer: LONGTEXT)",
+    "AccuracyFigure.dataset": "inside the offer's JSON (engine_offers.offer: LONGTEXT)",
+    "AccuracyFigure.measure": "inside the offer's JSON (engine_offers.offer: LONGTEXT)",
+    "AccuracyFigure.source": "inside the offer's JSON (engine_offers.offer: LONGTEXT)",
+    "AccuracyFigure.measured_on": "inside the offer's JSON (engine_offers.offer: LONGTEXT)",
 }
 
 

@@ -8,10 +8,24 @@ from contracts.alignment import (
     FileAlignmentQueued,
     FileOutcome,
 )
+from contracts.engines import (
+    AccuracyFigure,
+    EngineOffer,
+    EnginesAnnounced,
+    LanguageInfo,
+    language_matches,
+)
 from contracts.envelope import Envelope, Event, utc_now
 from contracts.files import FileExpired, FileRejection, FilesRejected, FilesStored, StoredFile
 from contracts.ingest import PairIngestQueued
-from contracts.jobs import JobCancelled, JobSubmitted, SubmittedPair
+from contracts.jobs import (
+    DICTIONARY_WORDS_OPTION,
+    PRONUNCIATIONS_OPTION,
+    VALIDATE_OPTION,
+    JobCancelled,
+    JobSubmitted,
+    SubmittedPair,
+)
 from contracts.notifications import JobFinished
 from contracts.uploads import UploadAbandoned
 from contracts.users import QuotaChanged, SessionsRevoked, UserDeleted, UserRegistered
@@ -32,6 +46,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     QuotaChanged,
     SessionsRevoked,
     UploadAbandoned,
+    EnginesAnnounced,
     JobFinished,
 )
 
@@ -41,11 +56,17 @@ DEAD_LETTER_EXCHANGE = "alignment.dead-letter"
 __all__ = [
     "ALL_EVENTS",
     "DEAD_LETTER_EXCHANGE",
+    "DICTIONARY_WORDS_OPTION",
     "EVENTS_EXCHANGE",
+    "PRONUNCIATIONS_OPTION",
+    "VALIDATE_OPTION",
+    "AccuracyFigure",
     "AlignmentDone",
     "AlignmentOutcome",
     "AlignmentProgress",
     "AlignmentStarted",
+    "EngineOffer",
+    "EnginesAnnounced",
     "Envelope",
     "Event",
     "FileAlignmentQueued",
@@ -57,6 +78,7 @@ __all__ = [
     "JobCancelled",
     "JobFinished",
     "JobSubmitted",
+    "LanguageInfo",
     "PairIngestQueued",
     "QuotaChanged",
     "SessionsRevoked",
@@ -65,5 +87,6 @@ __all__ = [
     "UploadAbandoned",
     "UserDeleted",
     "UserRegistered",
+    "language_matches",
     "utc_now",
 ]

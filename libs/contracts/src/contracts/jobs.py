@@ -10,7 +10,28 @@ from pydantic import BaseModel, Field
 from contracts.envelope import Event
 from contracts.strings import EngineName, FileName, LanguageCode, ObjectKey
 
-__all__ = ["JobCancelled", "JobSubmitted", "SubmittedPair"]
+__all__ = [
+    "DICTIONARY_WORDS_OPTION",
+    "PRONUNCIATIONS_OPTION",
+    "VALIDATE_OPTION",
+    "JobCancelled",
+    "JobSubmitted",
+    "SubmittedPair",
+]
+
+# Options of a job that more than one service reads (JobSubmitted.options, carried on in
+# FilesStored and FileAlignmentQueued):
+# options[VALIDATE_OPTION] is True: check the transcripts only, align nothing (and charge
+# no minutes for it).
+VALIDATE_OPTION = "validate"
+# options[DICTIONARY_WORDS_OPTION]: how many pronunciations the job brought (see below).
+DICTIONARY_WORDS_OPTION = "dictionary_words"
+
+# options[PRONUNCIATIONS_OPTION]: the job's own pronunciations, {word: [phone, ...]} (words
+# in lower case, ARPAbet phones without stress for English), from the submit's dictionary
+# part; they extend or override the engine's dictionary for this job only. Carried with the
+# job's options through storage to the aligner, which keeps them once per job.
+PRONUNCIATIONS_OPTION = "pronunciations"
 
 
 class SubmittedPair(BaseModel):

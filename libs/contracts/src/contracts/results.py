@@ -7,7 +7,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-__all__ = ["AlignedPhone", "AlignedWord", "AlignmentQuality", "AlignmentResult"]
+__all__ = [
+    "AlignedPhone",
+    "AlignedWord",
+    "AlignmentQuality",
+    "AlignmentResult",
+    "Pronunciation",
+]
 
 
 class AlignedWord(BaseModel):
@@ -36,6 +42,11 @@ class AlignmentQuality(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class Pronunciation(BaseModel):
+    word: str = Field(description="as the dictionary holds it (lower case)")
+    phones: list[str] = Field(description="the pronunciation used, e.g. ARPAbet for English")
+
+
 class AlignmentResult(BaseModel):
     file_id: UUID
     audio_name: str
@@ -50,3 +61,12 @@ class AlignmentResult(BaseModel):
         description="words not in the dictionary (aligned with a guessed pronunciation if any)",
     )
     quality: AlignmentQuality
+    guessed: list[Pronunciation] = Field(
+        default_factory=list,
+        description="every word whose pronunciation was guessed (outside the engine's "
+        "dictionary and the job's own), with the pronunciation used: correct it in a "
+        "dictionary part and submit again",
+    )
+    from_job_dictionary: list[str] = Field(
+        default_factory=list, description="words aligned with the job's own pronunciation"
+    )

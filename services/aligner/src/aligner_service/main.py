@@ -6,8 +6,10 @@ import asyncio
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
+from aligner_service.adapters.announcements import announcement_publisher
 from aligner_service.engines.base import Engine
 from aligner_service.engines.child_process import ChildProcessEngine
 from aligner_service.engines.long_audio import LongAudioAligner
@@ -19,6 +21,7 @@ from aligner_service.entrypoints.events import register_consumers
 from aligner_service.service_layer.aging import OverdueJobs
 from aligner_service.service_layer.align_file import FileAligner
 from aligner_service.service_layer.align_files import AlignFiles
+from aligner_service.service_layer.announce import Announcer
 from aligner_service.settings import AlignerSettings
 from contracts import Envelope, FileAlignmentQueued
 from servicekit import ServiceRuntime
@@ -35,7 +38,7 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     factories: dict[str, Callable[[], Engine]] = {
         # Its search holds the GIL for as long as the audio lasts: a process of its own.
         "pocketsphinx": lambda: ChildProcessEngine(PocketSphinxEngine),
-        "mfa": lambda: MfaEngine(settings.mfa_command),
+        "mfa": partial(MfaEngine, settings.mfa_command),
         "tts-dtw": TtsDtwEngine,
     }
     engines = EngineRegistry(factories, settings.default_engine)
@@ -49,6 +52,11 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
         return engine
 
     runtime.on_starting.append(warm_up)
+    every = settings.announce_every_seconds
+    announce = announcement_publisher(runtime.broker, runtime.topology, every)
+    announcer = Announcer(engines, settings.worker_name, every, announce)
+    runtime.on_started.append(announcer.start)
+    runtime.on_stopping.append(announcer.stop)
     aligner = FileAligner(objects, LongAudioAligner(locator))
     files = AlignFiles(
         engines, aligner, runtime.unit_of_work, settings.max_attempts, settings.worker_name

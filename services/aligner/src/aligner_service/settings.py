@@ -32,3 +32,6 @@ class AlignerSettings(ServiceSettings):
     # A job that has waited this long jumps the plan priorities (aging; no job starves).
     # At most 25 min: RabbitMQ takes back a delivery unacknowledged for 30 min.
     promote_after_seconds: int = Field(default=300, ge=1, le=1500)
+    # EnginesAnnounced: how often this replica tells the gateway what it can align; the
+    # gateway counts an engine available while some replica announced it within 3 periods.
+    announce_every_seconds: int = Field(default=30, ge=1, le=3600)

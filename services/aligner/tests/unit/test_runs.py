@@ -169,6 +169,7 @@ class FakeRuns:
     """Runs kept as copies, as a database keeps rows: only what is saved stays."""
 
     stored: dict[UUID, JobRun] = field(default_factory=dict)
+    pronounced: dict[UUID, dict[str, list[str]]] = field(default_factory=dict)
 
     async def get(self, job_id: UUID, *, lock: bool = True) -> JobRun | None:
         run = self.stored.get(job_id)
@@ -191,6 +192,12 @@ class FakeRuns:
 
     async def forget_user(self, user_id: UUID) -> None:
         self.stored = {k: v for k, v in self.stored.items() if v.user_id != user_id}
+
+    async def keep_pronunciations(self, job_id: UUID, entries: dict[str, list[str]]) -> None:
+        self.pronounced[job_id] = entries
+
+    async def pronunciations(self, job_id: UUID) -> dict[str, list[str]]:
+        return self.pronounced.get(job_id, {})
 
     async def unstarted(self, job_id: UUID) -> set[UUID] | None:
         run = self.stored.get(job_id)
@@ -222,7 +229,14 @@ class FakeAligner:
         self.calls: list[int] = []
 
     async def align(
-        self, engine: Any, user_id: UUID, job_id: UUID, language: str, file: StoredFile, _: Any
+        self,
+        engine: Any,
+        user_id: UUID,
+        job_id: UUID,
+        language: str,
+        file: StoredFile,
+        _: Any,
+        pronunciations: dict[str, list[str]] | None = None,
     ) -> tuple[Any, dict[str, str]]:
         self.calls.append(file.index)
         await self.behaviour(file.index)

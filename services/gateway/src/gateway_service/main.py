@@ -13,13 +13,14 @@ from gateway_service.adapters.stream_tokens import StreamTokens
 from gateway_service.adapters.tokens import AccessTokenVerifier
 from gateway_service.adapters.upload import UploadLimits
 from gateway_service.adapters.watched_jobs import WatchedJobs
-from gateway_service.api import alignment, api_keys, auth, events, users, webhooks
+from gateway_service.api import alignment, api_keys, auth, discovery, events, users, webhooks
 from gateway_service.api.cors import allow_origins
 from gateway_service.api.drain import DrainUnreadBody
 from gateway_service.api.errors import ERROR_RESPONSES, install_error_handlers
 from gateway_service.api.rate_limits import RateLimits
 from gateway_service.entrypoints.events import register_consumers
 from gateway_service.service_layer.api_keys import ApiKeyVerifier
+from gateway_service.service_layer.engine_catalog import EngineCatalog
 from gateway_service.service_layer.job_changes import JobChanges
 from gateway_service.service_layer.recent_quotas import RecentQuotaReports
 from gateway_service.settings import GatewaySettings
@@ -71,6 +72,9 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     app.state.recent_quotas = RecentQuotaReports(settings.quota_report_max_age_seconds)
     app.state.unit_of_work = runtime.unit_of_work
     app.state.job_changes = changes
+    app.state.engine_catalog = EngineCatalog(
+        runtime.unit_of_work, settings.engine_catalog_max_age_seconds
+    )
     app.state.upload_limits = UploadLimits(
         max_file_bytes=settings.max_file_bytes,
         max_request_bytes=settings.max_request_bytes,
@@ -89,6 +93,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
         alignment.router,
         events.router,
         webhooks.router,
+        discovery.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -57,6 +57,13 @@ class GatewaySettings(ServiceSettings):
         "without asking again (auth's reservation decides in the end); 0 asks every time",
     )
 
+    engine_catalog_max_age_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="how old the copy of the aligners' announced engines that submits are "
+        "checked against (and /languages, /engines answer from) may be",
+    )
+
     api_key_cache_seconds: float = Field(
         default=5.0,
         ge=0,

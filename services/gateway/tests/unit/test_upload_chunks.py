@@ -230,3 +230,25 @@ async def test_a_wrong_content_type_is_refused() -> None:
     await _assert_refused(
         [BODY], "boundary too long", content_type=f"multipart/form-data; boundary={'b' * 300}"
     )
+
+
+class Refused(Exception):
+    pass
+
+
+async def test_a_field_can_refuse_the_upload_before_the_files_after_it() -> None:
+    """A submit's language (sent first) refuses the job before its files are uploaded."""
+    store = FakeObjects()
+    seen: list[dict[str, str]] = []
+
+    async def on_field(fields: dict[str, str]) -> None:
+        seen.append(dict(fields))
+        raise Refused(fields["language"])
+
+    upload = MultipartUpload(
+        cast(Objects, store), lambda f, i: f"in/{f}-{i}", LIMITS, on_field=on_field
+    )
+    with pytest.raises(Refused):
+        await upload.receive(CONTENT_TYPE, _chunks(_cut(BODY, [509] * len(BODY))))
+    assert seen == [{"language": "en"}]
+    assert store.objects == {} and upload.files == []

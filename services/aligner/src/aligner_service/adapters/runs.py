@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aligner_service.adapters.tables import alignment_files, alignment_runs
+from aligner_service.adapters.tables import alignment_files, alignment_runs, job_pronunciations
 from aligner_service.domain.runs import FileResult, FileRun, FileState, JobRun, JobState
 from servicekit import utc_naive_now
 
@@ -29,6 +29,10 @@ class JobRuns(Protocol):
     async def forget_user(self, user_id: UUID) -> None: ...
 
     async def unstarted(self, job_id: UUID) -> set[UUID] | None: ...
+
+    async def keep_pronunciations(self, job_id: UUID, entries: dict[str, list[str]]) -> None: ...
+
+    async def pronunciations(self, job_id: UUID) -> dict[str, list[str]]: ...
 
 
 class SqlJobRuns:
@@ -123,6 +127,21 @@ class SqlJobRuns:
             )
         )
         return set(rows.scalars())
+
+    async def keep_pronunciations(self, job_id: UUID, entries: dict[str, list[str]]) -> None:
+        """The job's own pronunciations (after its run was added)."""
+        await self._session.execute(
+            insert(job_pronunciations).values(job_id=job_id, entries=json.dumps(entries))
+        )
+
+    async def pronunciations(self, job_id: UUID) -> dict[str, list[str]]:
+        entries = (
+            await self._session.execute(
+                select(job_pronunciations.c.entries).where(job_pronunciations.c.job_id == job_id)
+            )
+        ).scalar()
+        found: dict[str, list[str]] = json.loads(entries) if entries else {}
+        return found
 
     async def forget_user(self, user_id: UUID) -> None:
         await self._session.execute(

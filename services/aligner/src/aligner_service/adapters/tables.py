@@ -5,7 +5,7 @@ from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, MetaData, St
 
 from servicekit import LongText, Timestamp
 
-__all__ = ["alignment_files", "alignment_runs", "metadata"]
+__all__ = ["alignment_files", "alignment_runs", "job_pronunciations", "metadata"]
 
 metadata = MetaData()
 
@@ -52,4 +52,18 @@ alignment_files = Table(
     Column("error", String(1000), nullable=True),
     Column("started_at", Timestamp, nullable=True),
     Column("finished_at", Timestamp, nullable=True),
+)
+
+# A job's own pronunciations (its dictionary part), kept once per job rather than with each
+# file's work item.
+job_pronunciations = Table(
+    "job_pronunciations",
+    metadata,
+    Column(
+        "job_id",
+        Uuid(as_uuid=True),
+        ForeignKey("alignment_runs.job_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("entries", LongText, nullable=False),  # JSON: word -> [phone, ...]
 )

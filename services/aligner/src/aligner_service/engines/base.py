@@ -3,7 +3,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from contracts import language_matches
+
 __all__ = [
+    "DefinesWords",
     "Engine",
     "EngineFailed",
     "EngineOutput",
@@ -84,10 +87,22 @@ class PrefixAligner(Protocol):
         """Align the first n words, min_words <= n <= len(words), the engine choosing n."""
 
 
+@runtime_checkable
+class DefinesWords(Protocol):
+    """An engine that takes a job's own pronunciations and says which of its words' it
+    guessed (PocketSphinx: ARPAbet)."""
+
+    def define(self, entries: dict[str, list[str]]) -> dict[str, str]:
+        """Learn these pronunciations for one job without changing the word's own (other
+        jobs keep theirs): word -> the name to align it under. Entries with phones the
+        engine does not know are left out."""
+
+    def guessed(self, words: list[str]) -> dict[str, list[str]]:
+        """Of these words, those whose pronunciation was guessed (not in the engine's
+        dictionary), with the phones in use."""
+
+
 def supports(engine: Engine, language: str) -> bool:
-    """'pt-BR' is served by a 'pt-br' or a 'pt' voice; 'en' by 'en' or 'en-us'."""
-    wanted = language.lower()
-    primary = wanted.split("-")[0]
-    return any(
-        code in (wanted, primary) or code.split("-")[0] == wanted for code in engine.languages
-    )
+    """'pt-BR' is served by a 'pt-br' or a 'pt' voice; 'en' by 'en' or 'en-us' (the same
+    rule the gateway checks submits with)."""
+    return any(language_matches(code, language) for code in engine.languages)

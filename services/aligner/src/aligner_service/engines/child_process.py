@@ -86,6 +86,15 @@ class ChildProcessEngine:
         self._vocabulary.update(dict.fromkeys(learnt, True))
         return learnt
 
+    def define(self, entries: dict[str, list[str]]) -> dict[str, str]:
+        names: dict[str, str] = self._call("define", entries)
+        self._vocabulary.update(dict.fromkeys(names.values(), True))
+        return names
+
+    def guessed(self, words: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = self._call("guessed", words)
+        return found
+
     def align(self, pcm16k: bytes, words: list[str], language: str = "en") -> EngineOutput:
         output: EngineOutput = self._call("align", pcm16k, words, language)
         return output

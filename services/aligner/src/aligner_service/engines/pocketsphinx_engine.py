@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from pathlib import Path
@@ -17,13 +18,14 @@ from aligner_service.engines.base import (
     WordTiming,
     check_length,
 )
-from aligner_service.engines.g2p import EspeakG2P
+from aligner_service.engines.g2p import ARPABET, EspeakG2P
 
 __all__ = ["PocketSphinxEngine"]
 
 FRAMES_PER_SECOND = 100
 FILLERS = frozenset({"<s>", "</s>", "<sil>", "(NULL)", "[NOISE]", "SIL"})
 VARIANT = re.compile(r"\(\d+\)$")
+KNOWN_PHONES = frozenset(ARPABET)  # the model's phones (ARPAbet, no stress)
 WIDE_BEAMS = {"beam": 1e-100, "wbeam": 1e-80, "pbeam": 1e-100, "maxhmmpf": -1}
 
 
@@ -59,6 +61,34 @@ class PocketSphinxEngine:
                         decoder.add_word(word, " ".join(phones), True)
                 self._vocabulary.add(word)
         return sorted(learnt)
+
+    def define(self, entries: dict[str, list[str]]) -> dict[str, str]:
+        """A job's pronunciation of a word becomes a word of its own (its name says the
+        word and a digest of the phones), so that no other job aligns with it."""
+        names: dict[str, str] = {}
+        with self._lock:
+            for word, phones in entries.items():
+                if not phones or not set(phones) <= KNOWN_PHONES:
+                    continue
+                spoken = " ".join(phones)
+                name = f"{word}__{hashlib.sha1(spoken.encode()).hexdigest()[:10]}"  # noqa: S324
+                if name not in self._vocabulary:
+                    for decoder in (self._decoder, self._wide):
+                        if decoder is not None:
+                            decoder.add_word(name, spoken, True)
+                    self._vocabulary.add(name)
+                names[word] = name
+        return names
+
+    def guessed(self, words: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        with self._lock:
+            for word in words:
+                if word in self._vocabulary and word not in self._base_vocabulary:
+                    phones = self._decoder.lookup_word(word)
+                    if phones:
+                        found[word] = phones.split()
+        return found
 
     def align(self, pcm16k: bytes, words: list[str], language: str = "en") -> EngineOutput:
         return self.align_prefix(pcm16k, words, language, min_words=len(words))

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aligner_service.engines.base import Engine, EngineUnavailable, supports
 
-__all__ = ["EngineRegistry"]
+__all__ = ["EngineRegistry", "EngineState"]
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """One engine as this worker has it now: what it aligns, or why it cannot."""
+
+    name: str
+    languages: tuple[str, ...]
+    phones: bool
+    ready: bool
+    reason: str | None = None
 
 
 class EngineRegistry:
@@ -14,9 +27,32 @@ class EngineRegistry:
         self._factories = factories
         self._engines: dict[str, Engine] = {}
         self._default = default_engine
+        # Engines are made in worker threads (warm-up, announcements, files): one at a time,
+        # so that none is made twice (PocketSphinx's would leave a second process).
+        self._making = threading.RLock()
+
+    @property
+    def default(self) -> str:
+        return self._default
 
     def warm_up(self) -> None:
         self.get(self._default, None)
+
+    def describe(self) -> list[EngineState]:
+        """Every engine this worker knows, loaded where it can be (blocking: an engine's
+        first load may take a moment); one that cannot load says why."""
+        states = []
+        for name in sorted(self._factories):
+            try:
+                engine = self.get(name, None)
+            except EngineUnavailable as exc:
+                languages, phones = _declared(self._factories[name])
+                states.append(EngineState(name, languages, phones, ready=False, reason=str(exc)))
+                continue
+            states.append(
+                EngineState(name, tuple(engine.languages), engine.outputs_phones, ready=True)
+            )
+        return states
 
     def get(self, name: str | None, language: str | None) -> Engine:
         if name is None and language is not None:
@@ -26,9 +62,12 @@ class EngineRegistry:
             raise EngineUnavailable(
                 f"no engine named '{name}' (available: {', '.join(sorted(self._factories))})"
             )
-        if name not in self._engines:
-            self._engines[name] = self._factories[name]()
-        engine = self._engines[name]
+        engine = self._engines.get(name)
+        if engine is None:
+            with self._making:
+                if name not in self._engines:
+                    self._engines[name] = self._factories[name]()
+                engine = self._engines[name]
         if language is not None and not supports(engine, language):
             raise EngineUnavailable(
                 f"the {name} engine does not align language '{language}' "
@@ -45,3 +84,14 @@ class EngineRegistry:
             except EngineUnavailable:
                 continue
         return self._default
+
+
+def _declared(factory: Callable[[], Engine]) -> tuple[tuple[str, ...], bool]:
+    """What an engine that could not be made says of itself in its class (languages and
+    phones, where the class declares them), so that it is described all the same."""
+    made_by = getattr(factory, "func", factory)  # a functools.partial of the class
+    languages = getattr(made_by, "languages", ())
+    phones = getattr(made_by, "outputs_phones", False)
+    if not isinstance(languages, tuple) or not isinstance(phones, bool):
+        return (), False
+    return tuple(str(code) for code in languages), phones

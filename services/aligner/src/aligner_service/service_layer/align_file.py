@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -13,14 +15,14 @@ from pydantic import BaseModel
 
 from aligner_service.adapters.textgrid import to_textgrid
 from aligner_service.domain.quality import assess
-from aligner_service.domain.transcript import tokenize
-from aligner_service.engines.base import Engine, EngineFailed
+from aligner_service.domain.transcript import Token, tokenize
+from aligner_service.engines.base import DefinesWords, Engine, EngineFailed
 from aligner_service.engines.long_audio import LongAudioAligner, WavFile
 from contracts import StoredFile
-from contracts.results import AlignedPhone, AlignedWord, AlignmentResult
+from contracts.results import AlignedPhone, AlignedWord, AlignmentResult, Pronunciation
 from servicekit.objects import Objects
 
-__all__ = ["FileAligner", "result_keys"]
+__all__ = ["FileAligner", "Lexicon", "lexicon", "result_keys"]
 
 PROGRESS_STEPS = 20  # a long file reports its progress every 5%
 
@@ -40,6 +42,54 @@ class TextReport(BaseModel):
     oov_guessed: list[str]
     oov_unpronounceable: list[str]
     ready: bool
+    guessed: list[Pronunciation] = []  # with the pronunciation that would be used
+    from_job_dictionary: list[str] = []
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """How a transcript's words are pronounced for one job: the job's own pronunciations
+    (under the names the engine gave them), and which words were guessed, and how."""
+
+    names: dict[str, str]  # word -> the name it is aligned under (the job's pronunciation)
+    guessed: tuple[Pronunciation, ...]
+    notes: list[str]
+
+    def name(self, key: str) -> str:
+        return self.names.get(key, key)
+
+    def outside(self, engine: Engine, token: Token) -> bool:
+        """Whether the word is in neither the engine's dictionary nor the job's (its
+        pronunciation was guessed, or none could be)."""
+        if token.key in self.names:
+            return False
+        return token.key in self.guessed_words or not engine.knows(token.key)
+
+    @cached_property
+    def guessed_words(self) -> frozenset[str]:
+        return frozenset(g.word for g in self.guessed)
+
+
+def lexicon(engine: Engine, keys: list[str], pronunciations: dict[str, list[str]]) -> Lexicon:
+    """Blocking (the engine learns): call in a thread. Words outside the engine's
+    dictionary and the job's are guessed where the engine can."""
+    used = {k: pronunciations[k] for k in dict.fromkeys(keys) if k in pronunciations}
+    names: dict[str, str] = {}
+    notes: list[str] = []
+    if used and isinstance(engine, DefinesWords):
+        names = engine.define(used)
+        if len(names) < len(used):
+            notes.append(f"{len(used) - len(names)} of the job's pronunciations were not usable")
+    elif used:
+        notes.append(f"the {engine.name} engine does not use a job's own pronunciations")
+    rest = [k for k in dict.fromkeys(keys) if k not in names]
+    engine.learn(rest)
+    guessed = engine.guessed(rest) if isinstance(engine, DefinesWords) else {}
+    return Lexicon(
+        names,
+        tuple(Pronunciation(word=w, phones=p) for w, p in sorted(guessed.items())),
+        notes,
+    )
 
 
 class FileAligner:
@@ -48,11 +98,19 @@ class FileAligner:
         self._long_audio = long_audio
 
     async def validate(
-        self, engine: Engine, user_id: UUID, job_id: UUID, file: StoredFile
+        self,
+        engine: Engine,
+        user_id: UUID,
+        job_id: UUID,
+        file: StoredFile,
+        pronunciations: dict[str, list[str]] | None = None,
     ) -> tuple[TextReport, dict[str, str]]:
         tokens = tokenize((await self._objects.get_bytes(file.text_key)).decode("utf-8"))
-        oov = sorted({t.key for t in tokens if not engine.knows(t.key)})
-        guessed = await asyncio.to_thread(engine.learn, oov)
+        words = await asyncio.to_thread(
+            lexicon, engine, [t.key for t in tokens], pronunciations or {}
+        )
+        oov = sorted({t.key for t in tokens if words.outside(engine, t)})
+        guessed = [w for w in oov if engine.knows(w)]
         report = TextReport(
             file_id=file.corpus_file_id,
             text_name=file.text_name,
@@ -61,6 +119,8 @@ class FileAligner:
             oov_guessed=guessed,
             oov_unpronounceable=[w for w in oov if w not in guessed],
             ready=bool(tokens) and all(engine.knows(w) for w in oov),
+            guessed=list(words.guessed),
+            from_job_dictionary=sorted(words.names),
         )
         key = result_keys(user_id, job_id, file.corpus_file_id)["json"].replace(
             ".json", ".validation.json"
@@ -78,11 +138,15 @@ class FileAligner:
         language: str,
         file: StoredFile,
         progress: Callable[[float], Coroutine[Any, Any, None]] | None = None,
+        pronunciations: dict[str, list[str]] | None = None,
     ) -> tuple[AlignmentResult, dict[str, str]]:
+        """``pronunciations``: the job's own, which extend or override the engine's."""
         tokens = tokenize((await self._objects.get_bytes(file.text_key)).decode("utf-8"))
-        oov = [t.text for t in tokens if not engine.knows(t.key)]
-        guessed = await asyncio.to_thread(engine.learn, [t.key for t in tokens])
-        known = [t for t in tokens if engine.knows(t.key)]
+        words = await asyncio.to_thread(
+            lexicon, engine, [t.key for t in tokens], pronunciations or {}
+        )
+        oov = [t.text for t in tokens if words.outside(engine, t)]
+        known = [t for t in tokens if t.key in words.names or engine.knows(t.key)]
         if not known:
             raise EngineFailed("none of the transcript's words has a pronunciation")
         loop = asyncio.get_running_loop()
@@ -99,10 +163,11 @@ class FileAligner:
             audio = Path(folder) / "audio.wav"
             await self._objects.download(file.audio_key, audio)
             source = WavFile(audio)
+            names = [words.name(t.key) for t in known]
             output = await asyncio.to_thread(
-                self._long_audio.align, engine, source, [t.key for t in known], language, report
+                self._long_audio.align, engine, source, names, language, report
             )
-        words = [
+        aligned = [
             AlignedWord(
                 word=t.text,
                 start=round(w.start, 3),
@@ -119,7 +184,7 @@ class FileAligner:
             duration=round(source.duration, 4),
             engine=engine.name,
             language=language,
-            words=words,
+            words=aligned,
             phones=[
                 AlignedPhone(
                     phone=p.phone,
@@ -130,12 +195,14 @@ class FileAligner:
                 for p in output.phones
             ],
             oov=oov,
+            guessed=list(words.guessed),
+            from_job_dictionary=sorted(words.names),
             quality=assess(
-                words,
+                aligned,
                 len(tokens),
-                guessed=len(guessed),
+                guessed=len(words.guessed),
                 coarse=output.coarse_words,
-                notes=output.notes,
+                notes=[*words.notes, *output.notes],
             ),
         )
         keys = result_keys(user_id, job_id, file.corpus_file_id)

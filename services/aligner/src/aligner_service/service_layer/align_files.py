@@ -14,7 +14,14 @@ from aligner_service.domain.runs import FileResult, JobRun
 from aligner_service.engines.base import Engine, EngineFailed, EngineUnavailable
 from aligner_service.engines.registry import EngineRegistry
 from aligner_service.service_layer.align_file import FileAligner
-from contracts import Envelope, FileAlignmentQueued, FilesStored, JobCancelled
+from contracts import (
+    DICTIONARY_WORDS_OPTION,
+    PRONUNCIATIONS_OPTION,
+    Envelope,
+    FileAlignmentQueued,
+    FilesStored,
+    JobCancelled,
+)
 from servicekit import UnitOfWork, get_logger, utc_naive_now
 from servicekit.errors import is_unavailable
 from servicekit.messaging import Delivery
@@ -27,14 +34,16 @@ RunsOf = Callable[[UnitOfWork], JobRuns]
 
 
 def work_items(job: FilesStored, priority: int | None = None) -> list[FileAlignmentQueued]:
-    """One unit of work per file of the job, at the job's priority unless told."""
+    """One unit of work per file of the job, at the job's priority unless told. The job's
+    own pronunciations are not copied into each: they are kept once, with its run."""
+    options = {k: v for k, v in job.options.items() if k != PRONUNCIATIONS_OPTION}
     return [
         FileAlignmentQueued(
             job_id=job.job_id,
             user_id=job.user_id,
             language=job.language,
             engine=job.engine,
-            options=job.options,
+            options=options,
             priority=job.priority if priority is None else priority,
             file=file,
             files_total=len(job.files),
@@ -87,6 +96,9 @@ class AlignFiles:
             run.refuse(refusal, utc_naive_now())
         if not await runs.add(run):
             return  # another delivery planned it meanwhile
+        pronunciations = job.options.get(PRONUNCIATIONS_OPTION)
+        if pronunciations:
+            await runs.keep_pronunciations(job.job_id, pronunciations)
         if refusal is None:
             for item in work_items(job):
                 uow.emit(item, correlation_id=envelope.correlation_id, priority=item.priority)
@@ -171,9 +183,10 @@ class AlignFiles:
         item: FileAlignmentQueued,
         progress: Callable[[float], Coroutine[Any, Any, None]],
     ) -> FileResult:
+        pronunciations = await self._pronunciations(item)
         if item.options.get("validate"):
             report, keys = await self._aligner.validate(
-                engine, item.user_id, item.job_id, item.file
+                engine, item.user_id, item.job_id, item.file, pronunciations
             )
             return FileResult(
                 aligned=True,
@@ -183,7 +196,13 @@ class AlignFiles:
                 low_quality=not report.ready,
             )
         result, keys = await self._aligner.align(
-            engine, item.user_id, item.job_id, item.language, item.file, progress
+            engine,
+            item.user_id,
+            item.job_id,
+            item.language,
+            item.file,
+            progress,
+            pronunciations=pronunciations,
         )
         return FileResult(
             aligned=True,
@@ -192,6 +211,13 @@ class AlignFiles:
             oov_count=len(result.oov),
             low_quality=result.quality.low_quality,
         )
+
+    async def _pronunciations(self, item: FileAlignmentQueued) -> dict[str, list[str]]:
+        """The job's own pronunciations, when its dictionary had any."""
+        if not item.options.get(DICTIONARY_WORDS_OPTION):
+            return {}
+        async with self._uow() as uow:
+            return await self._runs(uow).pronunciations(item.job_id)
 
     def _reporter(
         self, envelope: Envelope[FileAlignmentQueued]

@@ -6,6 +6,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     SmallInteger,
@@ -18,6 +19,7 @@ from servicekit import Timestamp
 
 __all__ = [
     "api_keys",
+    "audio_charges",
     "metadata",
     "refresh_tokens",
     "reservations",
@@ -112,4 +114,21 @@ api_keys = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("last_used_at", Timestamp, nullable=True),
     Column("revoked_at", Timestamp, nullable=True),
+)
+
+# The seconds of audio each stored file was charged (or not: a validate-only job's), so that
+# a file that was not aligned gives them back once, to the month they were charged in.
+audio_charges = Table(
+    "audio_charges",
+    metadata,
+    Column("corpus_file_id", Uuid(as_uuid=True), primary_key=True),
+    Column("job_id", Uuid(as_uuid=True), nullable=False, index=True),
+    Column(
+        "user_id", Uuid(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("month", String(7), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("state", String(16), nullable=False),  # metering.ChargeState
+    Column("created_at", Timestamp, nullable=False),
+    Index("ix_audio_charges_user_month", "user_id", "month"),
 )

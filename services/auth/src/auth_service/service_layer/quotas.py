@@ -1,6 +1,7 @@
 """Plans and usage: what a user may store and align, reserved before an upload is accepted
 and settled from storage's facts (FilesStored, FilesRejected, FileExpired) or released when
-the janitor finds the upload abandoned (UploadAbandoned)."""
+the janitor finds the upload abandoned (UploadAbandoned). Minutes follow the aligner's
+AlignmentDone: files that were not aligned give theirs back (``domain.metering``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,24 @@ from uuid import UUID
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth_service.adapters.charges import AudioCharges
 from auth_service.adapters.tables import reservations, subscription_types, usage, users
 from auth_service.domain.errors import QuotaExceeded, UserNotFound
-from contracts import FileExpired, FilesRejected, FilesStored, UploadAbandoned
+from auth_service.domain.metering import (
+    charged_seconds,
+    charges_for,
+    refund_of,
+    unbilled_seconds,
+)
+from contracts import (
+    VALIDATE_OPTION,
+    AlignmentDone,
+    AlignmentOutcome,
+    FileExpired,
+    FilesRejected,
+    FilesStored,
+    UploadAbandoned,
+)
 from contracts.rpc import PlanLimits, QuotaReport, ReserveQuota, StoredUsage, quota_refusal
 from servicekit import UnitOfWork, utc_naive_now
 
@@ -85,10 +101,22 @@ class Quotas:
         )
 
     async def settle(self, fact: FilesStored, uow: UnitOfWork) -> None:
-        """Storage has the files: the reservation becomes usage (bytes as stored)."""
+        """Storage has the files: the reservation becomes usage (bytes as stored), and the
+        files' minutes count (not a validate-only job's: it aligns nothing)."""
         await self._lock_usage(uow.session, fact.user_id)
         await uow.session.execute(delete(reservations).where(reservations.c.job_id == fact.job_id))
-        seconds = sum(f.duration_seconds for f in fact.files)
+        month = _month(utc_naive_now())
+        ledger = AudioCharges(uow.session)
+        await ledger.forget_before(fact.user_id, month)
+        charges = charges_for(
+            fact.job_id,
+            [(f.corpus_file_id, f.duration_seconds) for f in fact.files],
+            month,
+            validate_only=fact.options.get(VALIDATE_OPTION) is True,
+            refunded_before=[c.file_id for c in await ledger.of_job(fact.job_id)],
+        )
+        await ledger.put(fact.user_id, charges)
+        seconds = charged_seconds(charges)
         await uow.session.execute(
             update(usage)
             .where(usage.c.user_id == fact.user_id)
@@ -97,6 +125,34 @@ class Quotas:
                 audio_seconds_month=usage.c.audio_seconds_month + seconds,
             )
         )
+
+    async def refund(self, fact: AlignmentDone, uow: UnitOfWork) -> float:
+        """The files that were not aligned give their minutes back (once: each charge is
+        refunded at most once, and the inbox sees each AlignmentDone once). Returns the
+        seconds given back."""
+        unaligned = {f.corpus_file_id for f in fact.files if f.status is AlignmentOutcome.FAILED}
+        if not unaligned:
+            return 0.0
+        try:
+            await self._lock_usage(uow.session, fact.user_id)  # first, as settle does
+        except UserNotFound:  # the account was deleted, its usage with it
+            return 0.0
+        ledger = AudioCharges(uow.session)
+        charges = await ledger.of_job(fact.job_id)
+        refund = refund_of(charges, fact.job_id, unaligned, _month(utc_naive_now()))
+        await ledger.mark_refunded(refund.file_ids)
+        await ledger.put(fact.user_id, refund.uncharged)
+        if refund.seconds > 0:
+            await uow.session.execute(
+                update(usage)
+                .where(usage.c.user_id == fact.user_id)
+                .values(
+                    audio_seconds_month=func.greatest(
+                        usage.c.audio_seconds_month - refund.seconds, 0
+                    )
+                )
+            )
+        return refund.seconds
 
     async def release(self, fact: FilesRejected, uow: UnitOfWork) -> None:
         await uow.session.execute(delete(reservations).where(reservations.c.job_id == fact.job_id))
@@ -126,8 +182,11 @@ class Quotas:
                 return False
             month = _month(utc_naive_now())
             values: dict[str, object] = {"storage_bytes": facts.stored_bytes}
-            if facts.month == month:
-                values["audio_seconds_month"] = facts.audio_seconds
+            if facts.month == month:  # less what was refunded or never charged
+                unbilled = unbilled_seconds(
+                    await AudioCharges(uow.session).of_month(user_id, month), month
+                )
+                values["audio_seconds_month"] = max(facts.audio_seconds - unbilled, 0.0)
             await uow.session.execute(
                 update(usage).where(usage.c.user_id == user_id).values(**values)
             )

@@ -15,9 +15,9 @@ from sqlalchemy import (
     Uuid,
 )
 
-from servicekit import Timestamp
+from servicekit import LongText, Timestamp
 
-__all__ = ["job_files", "jobs", "metadata", "revoked_sessions"]
+__all__ = ["engine_offers", "job_files", "jobs", "metadata", "revoked_sessions"]
 
 metadata = MetaData()
 
@@ -70,4 +70,18 @@ revoked_sessions = Table(
     metadata,
     Column("session_id", Uuid(as_uuid=True), primary_key=True),
     Column("revoked_at", Timestamp, nullable=False, index=True),
+)
+
+# What each aligner replica last announced it can align (EnginesAnnounced): one row per
+# replica and engine, fresh until a few announcement periods have passed without another.
+engine_offers = Table(
+    "engine_offers",
+    metadata,
+    Column("worker", String(64), primary_key=True),
+    Column("engine", String(64), primary_key=True),
+    Column("ready", Boolean, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("offer", LongText, nullable=False),  # JSON: the EngineOffer as announced
+    Column("announced_at", Timestamp, nullable=False),
+    Column("fresh_until", Timestamp, nullable=False, index=True),
 )

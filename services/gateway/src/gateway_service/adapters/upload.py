@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -17,7 +17,7 @@ from servicekit.objects import Objects
 
 __all__ = ["BadUpload", "MultipartUpload", "UploadLimits", "UploadTooLarge", "UploadedFile"]
 
-FILE_FIELDS = ("audio_files", "text_files")
+FILE_FIELDS = ("audio_files", "text_files", "dictionary")
 CORPUS_FIELD = "corpus"
 MAX_FIELD_BYTES = 4096
 QUEUE_CHUNKS = 16
@@ -100,11 +100,18 @@ class _Part:
 
 class MultipartUpload:
     def __init__(
-        self, objects: Objects, key_for: Callable[[str, int], str], limits: UploadLimits
+        self,
+        objects: Objects,
+        key_for: Callable[[str, int], str],
+        limits: UploadLimits,
+        on_field: Callable[[dict[str, str]], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_field`` hears the fields so far each time one is complete, and may refuse
+        the upload there (what it raises aborts it)."""
         self._objects = objects
         self._key_for = key_for
         self._limits = limits
+        self._on_field = on_field
         self.files: list[UploadedFile] = []
         self.fields: dict[str, str] = {}
         self.corpus: Spool | None = None  # the corpus zip, on disk until closed
@@ -192,8 +199,8 @@ class MultipartUpload:
             return
         if part.name not in FILE_FIELDS:
             raise BadUpload(
-                f"unexpected file field '{part.name}': use audio_files[] and text_files[], "
-                "or one corpus zip"
+                f"unexpected file field '{part.name}': use audio_files[], text_files[] "
+                "and dictionary, or one corpus zip"
             )
         if self.corpus is not None:
             raise BadUpload(ONE_WAY)
@@ -251,6 +258,8 @@ class MultipartUpload:
             return
         if part.file is None:
             self.fields[part.name] = part.value.decode("utf-8", "replace").strip()
+            if self._on_field is not None:
+                await self._on_field(self.fields)
             return
         assert part.stream is not None and part.upload is not None
         await part.stream.feed(None)

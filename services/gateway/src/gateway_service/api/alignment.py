@@ -33,7 +33,7 @@ from gateway_service.domain.ranges import RangeNotSatisfiable
 from gateway_service.service_layer import downloads
 from gateway_service.service_layer.corpus import corpus_limits, unpack_corpus
 from gateway_service.service_layer.downloads import SUFFIXES, safe_name
-from gateway_service.service_layer.submit import DuplicateSubmission, Submissions
+from gateway_service.service_layer.submit import DuplicateSubmission, Submissions, job_dictionary
 from servicekit import UnitOfWork
 from servicekit.objects import ObjectMissing, Objects
 from servicekit.rpc import RpcClient, RpcFailed
@@ -78,6 +78,11 @@ UPLOAD_SCHEMA = {
                             "type": "string",
                             "description": "a webhook for this job alone (its secret is in "
                             "the answer's callback, shown once)",
+                        },
+                        "dictionary": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "your pronunciations, MFA format: WORD PHONE ...",
                         },
                     },
                 }
@@ -144,7 +149,9 @@ async def submit(
     def key_for(field: str, index: int) -> str:
         return f"incoming/{user.user_id}/{job_id}/{field}-{index}"
 
-    upload = MultipartUpload(objects, key_for, limits)
+    upload = MultipartUpload(
+        objects, key_for, limits, on_field=request.app.state.engine_catalog.check_fields
+    )
     try:
         await _receive(request, upload, objects, key_for, limits)
         callback = await register_callback(
@@ -174,6 +181,8 @@ async def submit(
             correlation_id,
             plan=plan,
             reserve=reserve,
+            check_engines=request.app.state.engine_catalog.check,
+            pronunciations=await job_dictionary(objects, upload.files, upload.fields),
         )
     except UploadTooLarge as exc:
         raise ApiError(413, "payload_too_large", str(exc)) from exc

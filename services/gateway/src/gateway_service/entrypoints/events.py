@@ -6,6 +6,7 @@ from contracts import (
     AlignmentDone,
     AlignmentProgress,
     AlignmentStarted,
+    EnginesAnnounced,
     Envelope,
     FileExpired,
     FilesRejected,
@@ -14,6 +15,7 @@ from contracts import (
     UserDeleted,
 )
 from gateway_service.service_layer.accounts import forget_user, revoke_sessions
+from gateway_service.service_layer.engine_catalog import record_announcement
 from gateway_service.service_layer.job_changes import JobChanges
 from gateway_service.service_layer.read_model import apply_event
 from servicekit import UnitOfWork
@@ -45,3 +47,8 @@ def register_consumers(consumers: EventConsumers, changes: JobChanges) -> None: 
     @consumers.on(UserDeleted)
     async def user_deleted(envelope: Envelope[UserDeleted], uow: UnitOfWork) -> None:
         await forget_user(envelope.payload.user_id, uow)
+
+    @consumers.on(EnginesAnnounced)
+    async def engines_announced(envelope: Envelope[EnginesAnnounced], uow: UnitOfWork) -> None:
+        """What an aligner replica can align, for /languages, /engines and submits."""
+        await record_announcement(envelope, uow)

@@ -9,18 +9,31 @@ from uuid import UUID, uuid4
 
 from sqlalchemy.exc import IntegrityError
 
-from contracts import JobCancelled, JobSubmitted, SubmittedPair
+from contracts import (
+    DICTIONARY_WORDS_OPTION,
+    PRONUNCIATIONS_OPTION,
+    JobCancelled,
+    JobSubmitted,
+    SubmittedPair,
+)
 from contracts.rpc import PlanLimits
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
 from gateway_service.adapters.upload import UploadedFile
+from gateway_service.domain.dictionary import (
+    MAX_DICTIONARY_BYTES,
+    DictionaryNotSupported,
+    InvalidDictionary,
+    parse_dictionary,
+)
 from gateway_service.domain.jobs import FileStatus, JobStatus
 from gateway_service.domain.pairing import pair_by_stem
 from gateway_service.service_layer.notifications import announce_cancelled
 from servicekit import UnitOfWork, utc_naive_now
 from servicekit.errors import DomainError
+from servicekit.objects import Objects
 from servicekit.timing import stage
 
-__all__ = ["InvalidSubmission", "Submissions"]
+__all__ = ["InvalidSubmission", "Submissions", "job_dictionary"]
 
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})?$")
 ENGINE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -33,6 +46,31 @@ class InvalidSubmission(DomainError):
 
 class DuplicateSubmission(Exception):
     """Another request with the same Idempotency-Key won the race."""
+
+
+async def job_dictionary(
+    objects: Objects, files: list[UploadedFile], fields: dict[str, str]
+) -> dict[str, list[str]] | None:
+    """The job's own pronunciations from its ``dictionary`` part (read, then deleted: they
+    travel in the job's event), or None without one."""
+    parts = [f for f in files if f.field == "dictionary"]
+    if not parts:
+        return None
+    if len(parts) > 1:
+        raise InvalidDictionary("send one dictionary part at most")
+    language = (fields.get("language") or "en").lower()
+    if language.split("-")[0] != "en" or (fields.get("engine") or "pocketsphinx") != (
+        "pocketsphinx"
+    ):
+        raise DictionaryNotSupported(
+            "a pronunciation dictionary is used by the pocketsphinx engine, for English "
+            "(ARPAbet phones); this job's language or engine would ignore it"
+        )
+    if parts[0].size > MAX_DICTIONARY_BYTES:
+        raise InvalidDictionary(f"the dictionary is larger than {MAX_DICTIONARY_BYTES} bytes")
+    data = await objects.get_bytes(parts[0].key)
+    await objects.delete([parts[0].key])
+    return parse_dictionary(data, arpabet=True)
 
 
 class Submissions:
@@ -66,9 +104,12 @@ class Submissions:
         correlation_id: str,
         plan: PlanLimits | None = None,
         reserve: Callable[[JobSubmitted], Awaitable[None]] | None = None,
+        check_engines: Callable[[str, str | None], Awaitable[None]] | None = None,
+        pronunciations: dict[str, list[str]] | None = None,
     ) -> JobRecord:
         """``reserve`` holds the job's room in the user's quota (and refuses it) after the
-        files are paired and before the job exists."""
+        files are paired and before the job exists; ``check_engines`` refuses a language
+        or engine no aligner could run, before anything is reserved."""
         audio = [f for f in files if f.field == "audio_files"]
         text = [f for f in files if f.field == "text_files"]
         if not audio:
@@ -83,12 +124,18 @@ class Submissions:
         engine = fields.get("engine") or None
         if engine is not None and not ENGINE.fullmatch(engine):
             raise InvalidSubmission("engine must be an engine name such as pocketsphinx")
+        if check_engines is not None:
+            await check_engines(language, engine)
         options: dict[str, Any] = {k: fields[k] for k in OPTION_FIELDS if fields.get(k)}
         validate = fields.get("validate", "").lower()
         if validate not in {"", "true", "false", "1", "0"}:
             raise InvalidSubmission("validate must be true or false")
         if validate in {"true", "1"}:
             options["validate"] = True  # check the texts only; do not align
+        event_options = dict(options)
+        if pronunciations:  # the job shows how many; its event carries them all
+            options[DICTIONARY_WORDS_OPTION] = len(pronunciations)
+            event_options = options | {PRONUNCIATIONS_OPTION: pronunciations}
         now = utc_naive_now()
         job = JobRecord(
             id=job_id,
@@ -118,7 +165,7 @@ class Submissions:
             user_id=user_id,
             language=language,
             engine=engine,
-            options=options,
+            options=event_options,
             priority=plan.queue_priority if plan else 0,
             retention_days=plan.retention_days if plan else None,
             pairs=[

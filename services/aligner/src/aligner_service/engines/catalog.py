@@ -1,0 +1,103 @@
+"""What the aligner says about its engines besides what they are: the names of the
+languages they align, and their measured accuracy.
+
+The figures are measured, not assumed: each is a row of docs/benchmarks.md (``make bench``
+on the development machine, 2 cores), copied here with the set it was measured on. Change
+them when the benchmark is run again; an engine nobody measured here has none.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+from contracts import AccuracyFigure
+
+__all__ = ["ACCURACY", "display_name", "espeak_language_names"]
+
+SOURCE = "docs/benchmarks.md (make bench)"
+MEASURED_ON = "2026-11-23, development machine (2 cores)"
+
+
+def _figure(
+    dataset: str,
+    mean: float,
+    median: float,
+    within: dict[int, float],
+    measure: str = "word boundaries",
+) -> AccuracyFigure:
+    return AccuracyFigure(
+        dataset=dataset,
+        measure=measure,
+        mean_error_ms=mean,
+        median_error_ms=median,
+        within_ms=within,
+        source=SOURCE,
+        measured_on=MEASURED_ON,
+    )
+
+
+ACCURACY: dict[str, list[AccuracyFigure]] = {
+    "pocketsphinx": [
+        _figure(
+            "TIMIT (gold, 76 files, 16 damaged)", 20.7, 12.3, {10: 44, 25: 75, 50: 91, 100: 98}
+        ),
+        _figure(
+            "TIMIT (gold, 76 files, 16 damaged)",
+            18.4,
+            12.5,
+            {10: 41, 25: 81, 50: 95, 100: 99},
+            measure="phone boundaries (39-phone set)",
+        ),
+        _figure("praatio (gold, 3 files)", 22.2, 20.8, {10: 25, 25: 71, 50: 92, 100: 100}),
+        _figure("LibriSpeech (silver, 1 file)", 18.8, 15.0, {10: 26, 25: 85, 50: 94, 100: 100}),
+    ],
+    "tts-dtw": [
+        _figure("TIMIT (gold, all 76 files)", 66.0, 33.1, {25: 41, 50: 63, 100: 83}),
+        _figure("praatio (gold, 3 files)", 33.8, 18.6, {25: 62, 50: 92, 100: 96}),
+        _figure("synthetic German (13 words)", 69.9, 42.3, {25: 50, 50: 50, 100: 65}),
+        _figure("synthetic French (14 words)", 49.7, 21.8, {25: 54, 50: 75, 100: 82}),
+        _figure("synthetic Spanish (15 words)", 51.3, 16.3, {25: 60, 50: 70, 100: 77}),
+    ],
+    # Montreal Forced Aligner: not measured on this platform (no MFA on the bench machine).
+}
+
+VOICE_LINE = re.compile(r"^\s*\d+\s+(\S+)\s+\S+\s+(\S+)")
+
+
+def espeak_language_names(binary: str = "espeak-ng") -> dict[str, str]:
+    """Language code (lower case) -> English name, from espeak-ng's list of voices; empty
+    when espeak-ng is not installed."""
+    found = shutil.which(binary)
+    if found is None:
+        return {}
+    try:
+        listed = subprocess.run(  # noqa: S603 (our own argv)
+            [found, "--voices"], capture_output=True, text=True, check=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return parse_voices(listed)
+
+
+def parse_voices(listing: str) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for line in listing.splitlines()[1:]:
+        match = VOICE_LINE.match(line)
+        if match:
+            code, name = match.group(1).lower(), match.group(2).replace("_", " ").strip()
+            names.setdefault(code, name)
+    return names
+
+
+def display_name(code: str, names: dict[str, str]) -> str:
+    """The language's name: espeak-ng's, or for a bare code such as 'en' (which espeak-ng
+    lists only as 'en-us', 'en-gb'...) the name of its first variant without the variant."""
+    code = code.lower()
+    if code in names:
+        return names[code]
+    for known in sorted(names):
+        if known.split("-")[0] == code:
+            return re.sub(r"\s*\(.*\)\s*$", "", names[known]) or code
+    return code
