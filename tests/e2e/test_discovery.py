@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aligner_service.engines.catalog import ACCURACY
 from devstack import Stack
 from tests.e2e.helpers import (
     EVAL,
@@ -72,7 +73,9 @@ def test_engines_are_listed_with_what_they_do_and_how_well(
     assert "en" in sphinx["languages"]
     assert sphinx["replicas"] == 1
     [timit, *_] = sphinx["accuracy"]
-    assert timit["mean_error_ms"] == 20.7 and timit["within_ms"]["50"] == 91
+    measured = ACCURACY["pocketsphinx"][0]  # what the aligner's catalog says, as announced
+    assert timit["mean_error_ms"] == measured.mean_error_ms > 0
+    assert timit["within_ms"]["50"] == measured.within_ms[50]
     assert timit["source"].startswith("docs/benchmarks.md")
     dtw = engines["tts-dtw"]
     assert dtw["available"] and not dtw["phones"] and "de" in dtw["languages"]

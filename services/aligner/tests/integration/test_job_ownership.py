@@ -52,7 +52,7 @@ class SlowAligner:
     seconds: float = 0.2
     calls: list[int] = field(default_factory=list)
 
-    async def align(self, *args: Any) -> tuple[Any, dict[str, str]]:
+    async def align(self, *args: Any, **_: Any) -> tuple[Any, dict[str, str]]:
         file: StoredFile = args[4]
         self.calls.append(file.index)
         await asyncio.sleep(self.seconds)
