@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import re
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pocketsphinx
 from pocketsphinx import Decoder
 
+from aligner_service.domain.confidence import (
+    PHONE_CALIBRATION,
+    WORD_CALIBRATION,
+    per_frame,
+    word_evidence,
+)
 from aligner_service.domain.refine import tighten_pause_edges
 from aligner_service.engines.base import (
     EngineFailed,
@@ -25,6 +33,8 @@ FRAMES_PER_SECOND = 100
 FILLERS = frozenset({"<s>", "</s>", "<sil>", "(NULL)", "[NOISE]", "SIL"})
 VARIANT = re.compile(r"\(\d+\)$")
 WIDE_BEAMS = {"beam": 1e-100, "wbeam": 1e-80, "pbeam": 1e-100, "maxhmmpf": -1}
+# The state alignment reports scores in senone units, log-base units shifted right by 10.
+SENSCR_SHIFT = 10
 
 
 class PocketSphinxEngine:
@@ -74,6 +84,8 @@ class PocketSphinxEngine:
         with self._lock:
             timings, decoder = self._align_words(pcm16k, words, min_words)
             phones = self._align_phones(decoder, pcm16k, timings)
+        # From the search's own frames, before the edges move: the evidence is theirs.
+        timings, phones = with_confidence(timings, phones)
         timings, phones = tighten_pause_edges(pcm16k, timings, phones)
         return EngineOutput(words=timings, phones=phones)
 
@@ -115,6 +127,11 @@ class PocketSphinxEngine:
                 s.start_frame / FRAMES_PER_SECOND,
                 (s.end_frame + 1) / FRAMES_PER_SECOND,
                 round(float(s.prob), 4),
+                # seg().ascore is the likelihood itself: 0.0 where it underflowed.
+                evidence=per_frame(
+                    math.log(s.ascore) if s.ascore > 0 else -math.inf,
+                    s.end_frame - s.start_frame + 1,
+                ),
             )
             for s in (segments or [])
             if s.word not in FILLERS
@@ -133,6 +150,7 @@ class PocketSphinxEngine:
         except RuntimeError:
             return []  # words stand without phones rather than fail the file
         phones = []
+        logmath = decoder.get_logmath()
         # Phones are matched to words by time: iterating nested entries is not memory-safe.
         for entry in alignment.phones():
             if entry.name in FILLERS:
@@ -140,5 +158,32 @@ class PocketSphinxEngine:
             start = entry.start / FRAMES_PER_SECOND
             end = (entry.start + entry.duration) / FRAMES_PER_SECOND
             index = next((i for i, w in enumerate(words) if w.start <= start < w.end), None)
-            phones.append(PhoneTiming(entry.name, start, end, index))
+            nats = logmath.log_to_ln(entry.score << SENSCR_SHIFT)
+            evidence = per_frame(nats, entry.duration)
+            phones.append(PhoneTiming(entry.name, start, end, index, evidence=evidence))
         return phones
+
+
+def with_confidence(
+    words: list[WordTiming], phones: list[PhoneTiming]
+) -> tuple[list[WordTiming], list[PhoneTiming]]:
+    """Each word's and phone's calibrated confidence from the evidence the search left."""
+    by_word: list[list[float]] = [[] for _ in words]
+    for p in phones:
+        if p.word_index is not None and p.evidence is not None:
+            by_word[p.word_index].append(p.evidence)
+    scored_words = []
+    for w, evidence in zip(words, by_word, strict=True):
+        if w.evidence is None:
+            scored_words.append(w)
+            continue
+        combined = word_evidence(w.evidence, evidence)
+        confidence = round(WORD_CALIBRATION(combined), 4)
+        scored_words.append(replace(w, evidence=combined, confidence=confidence))
+    scored_phones = [
+        p
+        if p.evidence is None
+        else replace(p, confidence=round(PHONE_CALIBRATION(p.evidence), 4))
+        for p in phones
+    ]
+    return scored_words, scored_phones
