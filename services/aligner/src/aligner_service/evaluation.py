@@ -25,7 +25,6 @@ from aligner_service.domain.transcript import tokenize
 __all__ = [
     "WITHIN_MS",
     "best_threshold",
-    "roc_auc",
     "boundaries",
     "boundary_f1",
     "boundary_hits",
@@ -34,6 +33,7 @@ __all__ = [
     "edges",
     "joined_recording",
     "reference_key",
+    "roc_auc",
     "synthetic_utterance",
 ]
 

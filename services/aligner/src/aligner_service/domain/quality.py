@@ -12,7 +12,7 @@ MIN_ALIGNED_SHARE = 0.9
 LOW_CONFIDENCE = 0.5
 # A correct transcript still has some words said unclearly (reduced, mumbled, noisy), so
 # only a larger share marks the file: see docs/benchmarks.md (bench-confidence).
-MAX_LOW_CONFIDENCE_SHARE = 0.2
+MAX_LOW_CONFIDENCE_SHARE = 0.1
 
 
 def assess(

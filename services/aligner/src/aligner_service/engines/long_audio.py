@@ -23,7 +23,6 @@ from aligner_service.engines.base import (
     EngineFailed,
     EngineOutput,
     EngineUnavailable,
-    PhoneTiming,
     PrefixAligner,
     WordTiming,
     supports,

@@ -181,9 +181,7 @@ def with_confidence(
         confidence = round(WORD_CALIBRATION(combined), 4)
         scored_words.append(replace(w, evidence=combined, confidence=confidence))
     scored_phones = [
-        p
-        if p.evidence is None
-        else replace(p, confidence=round(PHONE_CALIBRATION(p.evidence), 4))
+        p if p.evidence is None else replace(p, confidence=round(PHONE_CALIBRATION(p.evidence), 4))
         for p in phones
     ]
     return scored_words, scored_phones
