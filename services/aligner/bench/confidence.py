@@ -3,8 +3,9 @@
     python services/aligner/bench/confidence.py [--data DIR] [--fit] [--phone-loop]
 
 Takes the gold utterances (TIMIT), replaces 15% of each transcript's words by random
-dictionary words of about the same length (seeded), aligns, and reports how well the confidence separates replaced from
-correct words: ROC AUC and the best threshold, beside the engine's old score (seg().prob).
+dictionary words of about the same length (seeded), aligns, and reports how well the
+confidence separates replaced from correct words: ROC AUC and the best threshold, beside the
+engine's old score (seg().prob).
 The licence-clean sets (praatio, mfa_tests, ljspeech, librispeech) are measured the same way:
 the shipped calibration was fitted on them (--fit prints a new one), never on TIMIT, whose
 licence is non-commercial. A calibration fitted on TIMIT is only cross-validated here (fit on
@@ -211,15 +212,20 @@ def word_only_timings(engine: PocketSphinxEngine, pcm: bytes, words: list[str]) 
 
 
 def separation(
-    name: str, scores: Sequence[float], replaced: Sequence[bool], unit: str = ""
+    name: str,
+    scores: Sequence[float],
+    replaced: Sequence[bool],
+    unit: str = "",
+    calibration: Calibration | None = None,
 ) -> None:
     """Higher scores should mean right words: AUC is P(right word scores above a replaced one)."""
     right = [s for s, r in zip(scores, replaced, strict=True) if not r]
     wrong = [s for s, r in zip(scores, replaced, strict=True) if r]
     threshold, caught, false_alarms = best_threshold(right, wrong)
+    as_confidence = f" (confidence {calibration(threshold):.2f})" if calibration else ""
     print(
-        f"    {name:34} AUC {roc_auc(right, wrong):.3f}   best threshold {threshold:8.3f}{unit}:"
-        f" flags {caught:.0%} of replaced, {false_alarms:.0%} of right words"
+        f"    {name:34} AUC {roc_auc(right, wrong):.3f}   best threshold {threshold:8.3f}{unit}"
+        f"{as_confidence}: flags {caught:.0%} of replaced, {false_alarms:.0%} of right words"
     )
 
 
@@ -261,7 +267,9 @@ def report(title: str, rows: Words) -> None:
         f" {rows.failed} with the altered one; words {len(rows.replaced)}"
         f" (replaced {sum(rows.replaced)}), CPU RTF {rtf:.3f} with confidence (right transcripts)"
     )
-    separation("confidence (phone-mean GOP)", rows.evidence, rows.replaced, " nats/fr")
+    separation(
+        "confidence (phone-mean GOP)", rows.evidence, rows.replaced, " nats/fr", WORD_CALIBRATION
+    )
     separation("word-only GOP (no phone pass)", rows.word_only, rows.word_only_replaced, " nats/fr")
     separation("old score (seg().prob)", rows.old_score, rows.replaced)
     if rows.loop_gop:
