@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import itertools
 import wave
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +29,7 @@ def test_the_calibration_maps_evidence_to_0_1_monotonically(calibration: Calibra
     evidence = np.concatenate([[-1e6, -700.0], np.linspace(-60, 10, 2001), [1e3, 1e6]])
     confidence = [calibration(float(e)) for e in evidence]
     assert all(0.0 <= c <= 1.0 for c in confidence)
-    assert all(b >= a for a, b in zip(confidence, confidence[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(confidence))
     assert confidence[0] < 0.01 and confidence[-1] > 0.99
     assert calibration(calibration.midpoint) == pytest.approx(0.5)
 
@@ -52,7 +54,7 @@ def test_separation_measures() -> None:
 
 
 def test_low_quality_when_many_words_have_a_low_confidence() -> None:
-    def words(confidences: list[float | None]) -> list[AlignedWord]:
+    def words(confidences: Sequence[float | None]) -> list[AlignedWord]:
         return [
             AlignedWord(word="w", start=i * 0.3, end=i * 0.3 + 0.3, confidence=c)
             for i, c in enumerate(confidences)
