@@ -13,10 +13,12 @@ from aligner_service.domain.confidence import (
     WORD_CALIBRATION,
     Calibration,
     fit_calibration,
+    with_confidence,
     word_evidence,
 )
 from aligner_service.domain.quality import assess
 from aligner_service.domain.transcript import tokenize
+from aligner_service.engines.base import PhoneTiming, WordTiming
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.evaluation import best_threshold, roc_auc
 from contracts.results import AlignedWord
@@ -44,6 +46,21 @@ def test_a_fitted_calibration_rises_with_the_evidence_even_on_separable_data() -
 def test_a_word_weighs_its_phones_equally_and_falls_back_to_its_own_score() -> None:
     assert word_evidence(-3.0, [-1.0, -9.0]) == pytest.approx(-5.0)
     assert word_evidence(-3.0, []) == -3.0
+
+
+def test_words_and_phones_get_a_confidence_where_there_is_evidence() -> None:
+    words = [WordTiming(0.0, 0.3, evidence=-1.0), WordTiming(0.3, 0.6), WordTiming(0.6, 0.9)]
+    phones = [
+        PhoneTiming("AH", 0.0, 0.1, 0, evidence=-0.5),
+        PhoneTiming("B", 0.1, 0.3, 0, evidence=-20.0),
+        PhoneTiming("K", 0.6, 0.9, 2),
+    ]
+    scored, scored_phones = with_confidence(words, phones)
+    assert scored[0].evidence == pytest.approx(-10.25)  # its phones, weighted equally
+    assert scored[0].confidence == pytest.approx(WORD_CALIBRATION(-10.25), abs=1e-4)
+    assert scored[1].confidence is None and scored[2].confidence is None  # no evidence
+    assert [p.confidence is not None for p in scored_phones] == [True, True, False]
+    assert (scored_phones[0].confidence or 0) > (scored_phones[1].confidence or 1)
 
 
 def test_separation_measures() -> None:

@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from aligner_service.engines.base import PhoneTiming, WordTiming
 
 __all__ = [
     "PHONE_CALIBRATION",
     "WORD_CALIBRATION",
     "Calibration",
     "fit_calibration",
+    "per_frame",
+    "with_confidence",
     "word_evidence",
 ]
 
@@ -98,3 +102,26 @@ def fit_calibration(
         if np.abs(step).max() < 1e-9:
             break
     return Calibration(slope=float(weights[0] / scale), intercept=float(weights[1]))
+
+
+def with_confidence(
+    words: list[WordTiming], phones: list[PhoneTiming]
+) -> tuple[list[WordTiming], list[PhoneTiming]]:
+    """Each word's and phone's calibrated confidence from the evidence the search left."""
+    by_word: list[list[float]] = [[] for _ in words]
+    for p in phones:
+        if p.word_index is not None and p.evidence is not None:
+            by_word[p.word_index].append(p.evidence)
+    scored_words = []
+    for w, evidence in zip(words, by_word, strict=True):
+        if w.evidence is None:
+            scored_words.append(w)
+            continue
+        combined = word_evidence(w.evidence, evidence)
+        confidence = round(WORD_CALIBRATION(combined), 4)
+        scored_words.append(replace(w, evidence=combined, confidence=confidence))
+    scored_phones = [
+        p if p.evidence is None else replace(p, confidence=round(PHONE_CALIBRATION(p.evidence), 4))
+        for p in phones
+    ]
+    return scored_words, scored_phones

@@ -5,18 +5,12 @@ from __future__ import annotations
 import math
 import re
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import pocketsphinx
 from pocketsphinx import Decoder
 
-from aligner_service.domain.confidence import (
-    PHONE_CALIBRATION,
-    WORD_CALIBRATION,
-    per_frame,
-    word_evidence,
-)
+from aligner_service.domain.confidence import per_frame, with_confidence
 from aligner_service.domain.refine import tighten_pause_edges
 from aligner_service.engines.base import (
     EngineFailed,
@@ -162,26 +156,3 @@ class PocketSphinxEngine:
             evidence = per_frame(nats, entry.duration)
             phones.append(PhoneTiming(entry.name, start, end, index, evidence=evidence))
         return phones
-
-
-def with_confidence(
-    words: list[WordTiming], phones: list[PhoneTiming]
-) -> tuple[list[WordTiming], list[PhoneTiming]]:
-    """Each word's and phone's calibrated confidence from the evidence the search left."""
-    by_word: list[list[float]] = [[] for _ in words]
-    for p in phones:
-        if p.word_index is not None and p.evidence is not None:
-            by_word[p.word_index].append(p.evidence)
-    scored_words = []
-    for w, evidence in zip(words, by_word, strict=True):
-        if w.evidence is None:
-            scored_words.append(w)
-            continue
-        combined = word_evidence(w.evidence, evidence)
-        confidence = round(WORD_CALIBRATION(combined), 4)
-        scored_words.append(replace(w, evidence=combined, confidence=confidence))
-    scored_phones = [
-        p if p.evidence is None else replace(p, confidence=round(PHONE_CALIBRATION(p.evidence), 4))
-        for p in phones
-    ]
-    return scored_words, scored_phones
