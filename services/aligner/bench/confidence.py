@@ -11,7 +11,8 @@ the shipped calibration was fitted on them (--fit prints a new one), never on TI
 licence is non-commercial. A calibration fitted on TIMIT is only cross-validated here (fit on
 half the speakers, measured on the other half) to show what the shipped one leaves on the table.
 With --phone-loop, also the textbook denominator (a free phone loop) on TIMIT, for comparison.
-Also: the share of files marked low_quality with the right and with the altered transcript,
+Also: the share of files marked low_quality with the right and with the altered transcript
+(and with another file's transcript),
 and the real-time factor of the alignment with confidence (right transcripts, model warm), in CPU
 time: the machines it runs on are shared, and wall time would measure the neighbours.
 """
@@ -204,6 +205,26 @@ def run(
                 rows.phone_replaced.append(p.word_index in chosen)
 
 
+def swapped(engine: PocketSphinxEngine, folder: Path) -> None:
+    """The file-level mistake: each recording aligned with the next file's transcript (the
+    pairs mixed up). Such a file should fail or be marked low_quality."""
+    paths = sorted(folder.glob("*.wav"))
+    failed = marked = 0
+    for wav_path, other in zip(paths, paths[1:] + paths[:1], strict=True):
+        with wave.open(str(wav_path)) as source:
+            pcm = source.readframes(source.getnframes())
+        tokens = tokenize(other.with_suffix(".txt").read_text(encoding="utf-8"))
+        engine.learn([t.key for t in tokens])
+        try:
+            marked += flagged(engine.align(pcm, [t.key for t in tokens if engine.knows(t.key)]))
+        except EngineFailed:
+            failed += 1
+    print(
+        f"    mixed-up pairs (another file's transcript): {failed}/{len(paths)} fail,"
+        f" {marked} of the other {len(paths) - failed} are marked low_quality"
+    )
+
+
 def word_only_timings(engine: PocketSphinxEngine, pcm: bytes, words: list[str]) -> list[WordTiming]:
     """The alternative without the phone pass: each word's own per-frame score (the word
     search alone, on its own frames; private, as nothing but this comparison needs it)."""
@@ -329,6 +350,8 @@ def main() -> None:
     if gold.files:
         report(f"TIMIT (gold, 8 speakers; {GOLD_DRAWS} draws pooled)", gold)
         cross_validated(gold)
+        for name in GOLD:
+            swapped(engine, args.data / name)
     print(
         f"  evidence is in nats per frame; a word's confidence is 0.5 at"
         f" {WORD_CALIBRATION.midpoint:.2f}"

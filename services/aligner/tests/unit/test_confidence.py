@@ -83,6 +83,10 @@ def test_low_quality_when_many_words_have_a_low_confidence() -> None:
     assert unsure.low_quality and unsure.low_confidence_words == [7, 8, 9]
     assert any("low confidence" in note for note in unsure.notes)
     assert not assess(words([None] * 10), 10).low_quality  # engines without a confidence
+    # A wholly wrong transcript: few words very low, but the typical word is doubtful.
+    mismatched = assess(words([0.7, 0.75, 0.6, 0.9, 0.72, 0.95, 0.4, 0.78, 0.85, 0.66]), 10)
+    assert mismatched.low_quality and mismatched.low_confidence_words == [6]
+    assert any("median confidence 0.73" in note for note in mismatched.notes)
 
 
 @pytest.mark.skipif(not EVAL.exists(), reason="the shared evaluation set is not beside the repo")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 from contracts.results import AlignedWord, AlignmentQuality
 
 __all__ = ["assess"]
@@ -13,6 +15,12 @@ LOW_CONFIDENCE = 0.5
 # A correct transcript still has some words said unclearly (reduced, mumbled, noisy), so
 # only a larger share marks the file: see docs/benchmarks.md (bench-confidence).
 MAX_LOW_CONFIDENCE_SHARE = 0.1
+# The confidence is relative to the sounds the search considers, which are the transcript's:
+# with a wholly wrong transcript (pairs mixed up) many wrong words still read 0.6-0.9. The
+# file's typical word shows it: right transcripts have a median of 0.94-0.98 on every set
+# here, so a median under 0.8 (half the words less than 80% sure) is a mismatch.
+MIN_MEDIAN_CONFIDENCE = 0.8
+MIN_WORDS_FOR_MEDIAN = 3
 
 
 def assess(
@@ -49,11 +57,20 @@ def assess(
             f"{len(unsure)} of {scored} words have a low confidence: "
             "the transcript may not match the audio there"
         )
+    confidences = [w.confidence for w in words if w.confidence is not None]
+    typical = statistics.median(confidences) if confidences else 1.0
+    mismatched = len(confidences) >= MIN_WORDS_FOR_MEDIAN and typical < MIN_MEDIAN_CONFIDENCE
+    if mismatched:
+        notes.append(
+            f"the words as a whole fit the audio poorly (median confidence {typical:.2f}): "
+            "is this the transcript of this recording?"
+        )
     low = (
         share < MIN_ALIGNED_SHARE
         or len(suspicious) > max(1, len(words) // 10)
         or coarse > len(words) * (1 - MIN_ALIGNED_SHARE)
         or too_unsure
+        or mismatched
     )
     return AlignmentQuality(
         words_total=words_total,
