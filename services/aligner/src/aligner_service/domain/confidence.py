@@ -2,11 +2,13 @@
 
 The evidence is goodness of pronunciation per frame: the forced path's acoustic log-likelihood
 over the word's frames, divided by their number, in nats per frame. PocketSphinx scores every
-frame relative to the best senone it evaluates there, so this is already a ratio against the
-best competing sound at each frame (a frame-level free loop) and needs no second search: a
-word that is not what was said is forced through senones that fit badly, and its score per
-frame falls far below that of a word that was said. An explicit phone-loop (allphone) search
-as the denominator was measured and lost (see docs/benchmarks.md, bench-confidence).
+frame relative to the best senone it evaluates there (those of the words near the path), so
+this is already a ratio against the best competing sound at each frame and needs no second
+search: a word that is not what was said is forced through senones that fit badly while its
+right neighbours' fit well, and its score per frame falls far below that of a word that was
+said. An explicit phone-loop (allphone) search as the denominator was measured and lost;
+scoring every senone (compallsen) would make it absolute, which a wholly wrong transcript
+needs, but costs more than the real-time budget (docs/benchmarks.md, bench-confidence).
 
 A logistic maps the evidence to 0-1. The shipped parameters were NOT fitted on TIMIT (its
 licence is non-commercial): they were fitted on the licence-clean sets of the evaluation set
