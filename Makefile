@@ -66,7 +66,7 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-accuracy bench-speed bench-long
+bench: bench-accuracy bench-confidence bench-speed bench-long
 
 bench-accuracy: venv
 	$(BIN)/python services/aligner/bench/accuracy.py
