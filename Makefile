@@ -14,13 +14,14 @@ SOURCES := services/aligner/bench libs/contracts/src libs/servicekit/src deploy/
 TESTS := libs/contracts/tests libs/servicekit/tests deploy/local/tests $(wildcard services/*/tests) \
 	clients/python/tests tests
 
-.PHONY: help fuzz bench bench-load bench-accuracy bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
+.PHONY: help fuzz bench bench-load bench-accuracy bench-confidence bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
 
 help:
 	@echo "make dev        run all six services, an S3 server and the setup, in the foreground"
 	@echo "make test       run every test (unit, integration, end-to-end) on real services"
 	@echo "make lint       ruff and mypy"
 	@echo "make bench      accuracy (bench-accuracy), throughput (bench-speed), an hour-long file (bench-long)"
+	@echo "make bench-confidence  how well word confidence finds wrong transcript words (ROC AUC)"
 	@echo "make bench-load the whole platform under load (submit latency, replicas, memory, streams)"
 	@echo "make contracts  regenerate the AsyncAPI document and JSON Schemas"
 
@@ -65,10 +66,13 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-accuracy bench-speed bench-long
+bench: bench-accuracy bench-confidence bench-speed bench-long
 
 bench-accuracy: venv
 	$(BIN)/python services/aligner/bench/accuracy.py
+
+bench-confidence: venv
+	$(BIN)/python services/aligner/bench/confidence.py
 
 bench-speed: venv
 	$(BIN)/python services/aligner/bench/speed.py

@@ -20,7 +20,18 @@ class AlignedWord(BaseModel):
     word: str = Field(description="as written in the transcript")
     start: float = Field(ge=0)
     end: float = Field(ge=0)
-    score: float | None = Field(default=None, description="engine confidence, 0-1, if any")
+    score: float | None = Field(
+        default=None,
+        description="the engine's own score, 0-1, if any (PocketSphinx: near 1 even for a wrong "
+        "word; see confidence)",
+    )
+    confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="calibrated 0-1 confidence that the word was said here, from the acoustic "
+        "evidence (goodness of pronunciation), if the engine gives one",
+    )
     sentence: int = Field(default=0, ge=0, description="index of its sentence in the transcript")
 
 
@@ -29,6 +40,9 @@ class AlignedPhone(BaseModel):
     start: float = Field(ge=0)
     end: float = Field(ge=0)
     word_index: int | None = Field(default=None, description="index into words")
+    confidence: float | None = Field(
+        default=None, ge=0, le=1, description="calibrated 0-1 confidence, if the engine gives one"
+    )
 
 
 class AlignmentQuality(BaseModel):
@@ -37,6 +51,11 @@ class AlignmentQuality(BaseModel):
     aligned_share: float = Field(ge=0, le=1)
     suspicious_words: list[int] = Field(
         default_factory=list, description="indices of words with implausible durations"
+    )
+    low_confidence_words: list[int] = Field(
+        default_factory=list,
+        description="indices of words whose confidence is under 0.5: often where the "
+        "transcript does not match the audio",
     )
     low_quality: bool = False
     notes: list[str] = Field(default_factory=list)

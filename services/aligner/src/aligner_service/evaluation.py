@@ -13,15 +13,18 @@ import shutil
 import statistics
 import subprocess
 import wave
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from scipy.signal import resample_poly
+from scipy.stats import rankdata
 
 from aligner_service.domain.transcript import tokenize
 
 __all__ = [
     "WITHIN_MS",
+    "best_threshold",
     "boundaries",
     "boundary_f1",
     "boundary_hits",
@@ -30,6 +33,7 @@ __all__ = [
     "edges",
     "joined_recording",
     "reference_key",
+    "roc_auc",
     "synthetic_utterance",
 ]
 
@@ -186,3 +190,32 @@ def describe(errors: list[float], f1: float | None = None) -> str:
     thresholds = "/".join(str(ms) for ms in WITHIN_MS)
     line = f"mean {mean:5.1f} ms  median {median:5.1f} ms  <={thresholds} ms {shares}"
     return line if f1 is None else f"{line}  F1@20ms {f1:.3f}"
+
+
+def roc_auc(positive: Sequence[float], negative: Sequence[float]) -> float:
+    """P(a positive scores above a negative), ties counting half (the Mann-Whitney form)."""
+    if not positive or not negative:
+        return float("nan")
+    scores = np.concatenate([np.asarray(positive, float), np.asarray(negative, float)])
+    ranks = rankdata(scores)  # average ranks for ties
+    above = ranks[: len(positive)].sum() - len(positive) * (len(positive) + 1) / 2
+    return float(above / (len(positive) * len(negative)))
+
+
+def best_threshold(
+    positive: Sequence[float], negative: Sequence[float]
+) -> tuple[float, float, float]:
+    """The threshold t that best flags negatives as `score < t` (Youden's J: the share of
+    negatives flagged minus the share of positives flagged, at its largest), with both shares."""
+    pos, neg = np.asarray(positive, float), np.asarray(negative, float)
+    if not len(pos) or not len(neg):
+        return float("nan"), float("nan"), float("nan")
+    candidates = np.unique(np.concatenate([pos, neg]))
+    # Midway between neighbouring scores, and past either end.
+    cuts = np.concatenate(
+        [[candidates[0] - 1], (candidates[1:] + candidates[:-1]) / 2, [candidates[-1] + 1]]
+    )
+    caught = (neg[None, :] < cuts[:, None]).mean(axis=1)
+    false_alarms = (pos[None, :] < cuts[:, None]).mean(axis=1)
+    best = int(np.argmax(caught - false_alarms))
+    return float(cuts[best]), float(caught[best]), float(false_alarms[best])

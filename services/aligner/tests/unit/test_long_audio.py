@@ -78,6 +78,8 @@ def test_a_four_minute_file_aligns_as_well_as_its_utterances_alone(
     assert output.coarse_words == 0 and not output.notes
     assert len(output.phones) > 3 * len(words)
     assert all(0 <= p.word_index < len(words) for p in output.phones if p.word_index is not None)
+    # Each piece's confidence is carried to the file's words: a right transcript scores high.
+    assert sum((w.confidence or 0) > 0.5 for w in output.words) / len(words) > 0.9
     # Progress is reported as it goes, never backwards, and ends at 1.
     assert len(shares) > 8 and shares == sorted(shares) and shares[-1] == 1.0
 

@@ -43,7 +43,9 @@ class EngineFailed(Exception):
 class WordTiming:
     start: float
     end: float
-    score: float | None = None
+    score: float | None = None  # the engine's own score (PocketSphinx: seg().prob, near 1.0)
+    confidence: float | None = None  # calibrated 0-1 (domain/confidence.py)
+    evidence: float | None = None  # what the confidence was calibrated from (nats/frame)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class PhoneTiming:
     start: float
     end: float
     word_index: int | None
+    confidence: float | None = None
+    evidence: float | None = None
 
 
 @dataclass

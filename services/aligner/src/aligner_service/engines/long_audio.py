@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -23,7 +23,6 @@ from aligner_service.engines.base import (
     EngineFailed,
     EngineOutput,
     EngineUnavailable,
-    PhoneTiming,
     PrefixAligner,
     WordTiming,
     supports,
@@ -192,14 +191,14 @@ def _join(joined: EngineOutput, output: EngineOutput, piece: Piece) -> EngineOut
     offset = piece.start
     return EngineOutput(
         words=joined.words
-        + [WordTiming(w.start + offset, w.end + offset, w.score) for w in output.words],
+        + [replace(w, start=w.start + offset, end=w.end + offset) for w in output.words],
         phones=joined.phones
         + [
-            PhoneTiming(
-                p.phone,
-                p.start + offset,
-                p.end + offset,
-                None if p.word_index is None else p.word_index + piece.first_word,
+            replace(
+                p,
+                start=p.start + offset,
+                end=p.end + offset,
+                word_index=None if p.word_index is None else p.word_index + piece.first_word,
             )
             for p in output.phones
         ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import threading
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pocketsphinx
 from pocketsphinx import Decoder
 
+from aligner_service.domain.confidence import per_frame, with_confidence
 from aligner_service.domain.refine import tighten_pause_edges
 from aligner_service.engines.base import (
     EngineFailed,
@@ -27,6 +29,8 @@ FILLERS = frozenset({"<s>", "</s>", "<sil>", "(NULL)", "[NOISE]", "SIL"})
 VARIANT = re.compile(r"\(\d+\)$")
 KNOWN_PHONES = frozenset(ARPABET)  # the model's phones (ARPAbet, no stress)
 WIDE_BEAMS = {"beam": 1e-100, "wbeam": 1e-80, "pbeam": 1e-100, "maxhmmpf": -1}
+# The state alignment reports scores in senone units, log-base units shifted right by 10.
+SENSCR_SHIFT = 10
 
 
 class PocketSphinxEngine:
@@ -104,6 +108,8 @@ class PocketSphinxEngine:
         with self._lock:
             timings, decoder = self._align_words(pcm16k, words, min_words)
             phones = self._align_phones(decoder, pcm16k, timings)
+        # From the search's own frames, before the edges move: the evidence is theirs.
+        timings, phones = with_confidence(timings, phones)
         timings, phones = tighten_pause_edges(pcm16k, timings, phones)
         return EngineOutput(words=timings, phones=phones)
 
@@ -145,6 +151,11 @@ class PocketSphinxEngine:
                 s.start_frame / FRAMES_PER_SECOND,
                 (s.end_frame + 1) / FRAMES_PER_SECOND,
                 round(float(s.prob), 4),
+                # seg().ascore is the likelihood itself: 0.0 where it underflowed.
+                evidence=per_frame(
+                    math.log(s.ascore) if s.ascore > 0 else -math.inf,
+                    s.end_frame - s.start_frame + 1,
+                ),
             )
             for s in (segments or [])
             if s.word not in FILLERS
@@ -163,6 +174,7 @@ class PocketSphinxEngine:
         except RuntimeError:
             return []  # words stand without phones rather than fail the file
         phones = []
+        logmath = decoder.get_logmath()
         # Phones are matched to words by time: iterating nested entries is not memory-safe.
         for entry in alignment.phones():
             if entry.name in FILLERS:
@@ -170,5 +182,7 @@ class PocketSphinxEngine:
             start = entry.start / FRAMES_PER_SECOND
             end = (entry.start + entry.duration) / FRAMES_PER_SECOND
             index = next((i for i, w in enumerate(words) if w.start <= start < w.end), None)
-            phones.append(PhoneTiming(entry.name, start, end, index))
+            nats = logmath.log_to_ln(entry.score << SENSCR_SHIFT)
+            evidence = per_frame(nats, entry.duration)
+            phones.append(PhoneTiming(entry.name, start, end, index, evidence=evidence))
         return phones

@@ -173,6 +173,7 @@ class FileAligner:
                 start=round(w.start, 3),
                 end=round(w.end, 3),
                 score=w.score,
+                confidence=w.confidence,
                 sentence=t.sentence,
             )
             for t, w in zip(known, output.words, strict=True)
@@ -191,6 +192,7 @@ class FileAligner:
                     start=round(p.start, 3),
                     end=round(p.end, 3),
                     word_index=p.word_index,
+                    confidence=p.confidence,
                 )
                 for p in output.phones
             ],
