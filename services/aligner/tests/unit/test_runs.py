@@ -112,6 +112,18 @@ def test_an_interrupted_attempt_does_not_count() -> None:
     assert (file.state, file.attempts) == (FileState.RUNNING, 1)
 
 
+def test_a_blip_whose_redelivery_starts_before_the_take_back_still_costs_nothing() -> None:
+    run = job_with(1)
+    [file] = run.files
+    assert run.start(file.file_id, "d", "w", 2, NOW) == 1
+    # The broker comes back and redelivers before the cut-short attempt is taken back.
+    assert run.start(file.file_id, "d", "w", 2, NOW, resumed=True) == 2
+    run.interrupted(file.file_id, "d", 1)
+    assert (file.state, file.attempts) == (FileState.RUNNING, 1)  # the new attempt goes on
+    assert run.finish(file.file_id, "d", FileResult(aligned=True), NOW)
+    assert (file.state, file.attempts) == (FileState.ALIGNED, 1)
+
+
 def test_of_two_copies_the_first_to_start_owns_the_file() -> None:
     run = job_with(1)
     [file] = run.files

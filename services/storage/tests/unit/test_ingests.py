@@ -181,6 +181,17 @@ def test_an_interrupted_attempt_does_not_count() -> None:
     assert (pair.state, pair.attempts) == (PairState.RUNNING, 1)
 
 
+def test_a_blip_whose_redelivery_starts_before_the_take_back_still_costs_nothing() -> None:
+    run = run_of(1)
+    [pair] = run.pairs
+    assert run.start(pair.file_id, "w", 2, NOW) == 1
+    assert run.start(pair.file_id, "w", 2, NOW, resumed=True) == 2  # redelivered first
+    run.interrupted(pair.file_id, 1)
+    assert (pair.state, pair.attempts) == (PairState.RUNNING, 1)  # the new attempt goes on
+    run.interrupted(pair.file_id, 3)  # no such attempt: nothing changes
+    assert (pair.state, pair.attempts) == (PairState.RUNNING, 1)
+
+
 def test_a_result_for_a_pair_that_is_not_running_is_dropped() -> None:
     run = run_of(1)
     [pair] = run.pairs

@@ -179,11 +179,18 @@ class JobRun:
 
     def interrupted(self, file_id: UUID, delivery: str, attempt: int) -> None:
         """The attempt was cut short, not failed: it does not count, and the file waits
-        for its next delivery."""
+        for its next delivery. After a broker blip the message may come back, and start its
+        next attempt, before this is recorded: then that attempt goes on, and the one cut
+        short still does not count."""
         file = self.file(file_id)
-        if file.state is FileState.RUNNING and file.owner == delivery and file.attempts == attempt:
-            file.state, file.attempts, file.progress = FileState.PENDING, attempt - 1, 0.0
-            self.changed.add(file_id)
+        if file.state is not FileState.RUNNING or file.owner != delivery:
+            return
+        if not 1 <= attempt <= file.attempts:
+            return
+        if attempt == file.attempts:  # the attempt cut short is the latest: none runs now
+            file.state, file.progress = FileState.PENDING, 0.0
+        file.attempts -= 1
+        self.changed.add(file_id)
 
     def finish(self, file_id: UUID, delivery: str, result: FileResult, now: datetime) -> bool:
         """Record the file's result; False when this delivery no longer owns the file (its

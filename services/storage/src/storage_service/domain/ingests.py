@@ -186,11 +186,16 @@ class IngestRun:
 
     def interrupted(self, file_id: UUID, attempt: int) -> None:
         """The attempt was cut short, not failed: it does not count, and the pair waits for
-        its next delivery."""
+        its next delivery. After a broker blip the message may come back, and start its
+        next attempt, before this is recorded: then that attempt goes on, and the one cut
+        short still does not count."""
         pair = self.pair(file_id)
-        if pair.state is PairState.RUNNING and pair.attempts == attempt:
-            pair.state, pair.attempts = PairState.PENDING, attempt - 1
-            self.changed.add(file_id)
+        if pair.state is not PairState.RUNNING or not 1 <= attempt <= pair.attempts:
+            return
+        if attempt == pair.attempts:  # the attempt cut short is the latest: none runs now
+            pair.state = PairState.PENDING
+        pair.attempts -= 1
+        self.changed.add(file_id)
 
     def failed(self, file_id: UUID, attempt: int, max_attempts: int, now: datetime) -> bool:
         """The attempt failed unexpectedly. True when the delivery is to be tried again
