@@ -7,13 +7,20 @@ Here such edges move inwards until the signal is louder than the file's own spee
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
 from aligner_service.engines.base import PhoneTiming, WordTiming
 
-__all__ = ["tighten_pause_edges"]
+__all__ = [
+    "BoundaryScorer",
+    "PhoneStates",
+    "StateSpan",
+    "place_boundaries",
+    "tighten_pause_edges",
+]
 
 FRAME_SECONDS = 0.01
 SAMPLE_RATE = 16_000
@@ -74,3 +81,85 @@ def _clip_phones(phones: list[PhoneTiming], words: list[WordTiming]) -> list[Pho
         if end > start:
             clipped.append(replace(p, start=start, end=end))
     return clipped
+
+
+# --- Boundaries to the millisecond, by the acoustic model itself --------------------------
+#
+# A frame-synchronous decoder can only put a boundary every 10 ms. Here each boundary
+# between two phones is moved, within +-SEARCH_MS, to the 1 ms position that maximises the
+# likelihood of "left phone's last state up to it, right phone's first state after it",
+# scored on features computed every millisecond.
+
+SEARCH_MS = 30
+WITHIN_STATES = True
+MIN_PHONE_MS = 10  # no phone is squeezed below this by its boundaries moving
+
+
+@dataclass(frozen=True)
+class StateSpan:
+    senone: int
+    start: int  # decoder frames (10 ms)
+    end: int
+
+
+@dataclass(frozen=True)
+class PhoneStates:
+    phone: str
+    start: int  # decoder frames (10 ms)
+    end: int
+    states: tuple[StateSpan, ...]
+
+
+class BoundaryScorer(Protocol):
+    def contrast(self, left: int, right: int, first_ms: int, last_ms: int) -> np.ndarray:
+        """Per 1 ms frame in [first_ms, last_ms): log p(x|left) - log p(x|right)."""
+
+
+def place_boundaries(
+    phones: list[PhoneStates],
+    scorer: BoundaryScorer,
+    search_ms: int = SEARCH_MS,
+    min_phone_ms: int = MIN_PHONE_MS,
+    offset_ms: int = 0,
+) -> list[int]:
+    """Each phone's [start, end) in ms after refinement; the first start and the last end
+    stay where the decoder put them (those edges are the pause tightening's business) unless
+    a neighbouring phone lies against them."""
+    if not phones:
+        return []
+    # offset_ms: from the decoder's frame times to the scorer's (window starts -> centres).
+    edges_ms = [p.start * 10 + offset_ms for p in phones] + [phones[-1].end * 10 + offset_ms]
+    placed = list(edges_ms)
+    for i in range(1, len(phones)):
+        left, right = phones[i - 1], phones[i]
+        if left.end != right.start or not left.states or not right.states:
+            continue  # not touching: a gap is a pause the engine left out
+        t0 = edges_ms[i]
+        lo = max(t0 - search_ms, placed[i - 1] + min_phone_ms)
+        hi = min(t0 + search_ms, edges_ms[i + 1] - min_phone_ms)
+        if WITHIN_STATES:
+            # Only where the decoder had one of the two states: beyond them lie other states.
+            lo = max(lo, left.states[-1].start * 10 + offset_ms)
+            hi = min(hi, right.states[0].end * 10 + offset_ms)
+        if hi <= lo:
+            continue
+        contrast = scorer.contrast(left.states[-1].senone, right.states[0].senone, lo, hi)
+        # Total log-likelihood of a split at b, up to a constant: the left state's advantage
+        # summed over the frames before b.
+        gains = np.concatenate([[0.0], np.cumsum(contrast)])
+        placed[i] = lo + int(np.argmax(gains))
+    return placed
+
+
+def follow_phones(words: list[WordTiming], phones: list[PhoneTiming]) -> list[WordTiming]:
+    """Word edges moved to their first phone's start and last phone's end."""
+    spans: dict[int, tuple[float, float]] = {}
+    for p in phones:
+        if p.word_index is None:
+            continue
+        start, end = spans.get(p.word_index, (p.start, p.end))
+        spans[p.word_index] = (min(start, p.start), max(end, p.end))
+    return [
+        replace(w, start=spans[i][0], end=spans[i][1]) if i in spans else w
+        for i, w in enumerate(words)
+    ]

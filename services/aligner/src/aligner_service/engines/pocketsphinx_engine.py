@@ -7,9 +7,15 @@ import threading
 from pathlib import Path
 
 import pocketsphinx
-from pocketsphinx import Decoder
+from pocketsphinx import Alignment, Decoder
 
-from aligner_service.domain.refine import tighten_pause_edges
+from aligner_service.domain.refine import (
+    PhoneStates,
+    StateSpan,
+    follow_phones,
+    place_boundaries,
+    tighten_pause_edges,
+)
 from aligner_service.engines.base import (
     EngineFailed,
     EngineOutput,
@@ -18,6 +24,11 @@ from aligner_service.engines.base import (
     check_length,
 )
 from aligner_service.engines.g2p import EspeakG2P
+from aligner_service.engines.sphinx_model import (
+    DECODER_CENTRE_MS,
+    MillisecondScorer,
+    default_model,
+)
 
 __all__ = ["PocketSphinxEngine"]
 
@@ -32,7 +43,7 @@ class PocketSphinxEngine:
     languages: tuple[str, ...] = ("en",)
     outputs_phones = True
 
-    def __init__(self, g2p: EspeakG2P | None = None) -> None:
+    def __init__(self, g2p: EspeakG2P | None = None, millisecond_boundaries: bool = True) -> None:
         # Loaded once per worker process and kept warm.
         self._decoder = Decoder(lm=None, loglevel="FATAL")
         self._wide: Decoder | None = None  # wide beams, for the searches the first one loses
@@ -45,6 +56,9 @@ class PocketSphinxEngine:
         self._base_vocabulary = frozenset(self._vocabulary)
         self._lock = threading.Lock()  # one decoder, one utterance at a time
         self._g2p = g2p or EspeakG2P()
+        self._millisecond = millisecond_boundaries
+        if millisecond_boundaries:
+            default_model()  # read the acoustic model now, not in the first job
 
     def knows(self, word: str) -> bool:
         return word in self._vocabulary
@@ -74,6 +88,8 @@ class PocketSphinxEngine:
         with self._lock:
             timings, decoder = self._align_words(pcm16k, words, min_words)
             phones = self._align_phones(decoder, pcm16k, timings)
+        if self._millisecond:
+            timings = follow_phones(timings, phones)
         timings, phones = tighten_pause_edges(pcm16k, timings, phones)
         return EngineOutput(words=timings, phones=phones)
 
@@ -132,13 +148,36 @@ class PocketSphinxEngine:
             alignment = decoder.get_alignment()
         except RuntimeError:
             return []  # words stand without phones rather than fail the file
+        segments = _phone_states(alignment)
+        if self._millisecond and segments:
+            scorer = MillisecondScorer(default_model(), pcm16k)
+            edges_ms = place_boundaries(segments, scorer, offset_ms=DECODER_CENTRE_MS)
+        else:
+            edges_ms = [p.start * 10 for p in segments] + [segments[-1].end * 10 if segments else 0]
         phones = []
-        # Phones are matched to words by time: iterating nested entries is not memory-safe.
-        for entry in alignment.phones():
-            if entry.name in FILLERS:
+        for i, segment in enumerate(segments):
+            if segment.phone in FILLERS:
                 continue
-            start = entry.start / FRAMES_PER_SECOND
-            end = (entry.start + entry.duration) / FRAMES_PER_SECOND
-            index = next((i for i, w in enumerate(words) if w.start <= start < w.end), None)
-            phones.append(PhoneTiming(entry.name, start, end, index))
+            # Phones are matched to words by the decoder's times (the refined ones may cross).
+            at = segment.start / FRAMES_PER_SECOND
+            index = next((k for k, w in enumerate(words) if w.start <= at < w.end), None)
+            start, end = edges_ms[i] / 1000, edges_ms[i + 1] / 1000
+            phones.append(PhoneTiming(segment.phone, start, end, index))
         return phones
+
+
+def _phone_states(alignment: Alignment) -> list[PhoneStates]:
+    """The alignment's phones with their states' senones (iterating nested entries is not
+    memory-safe: states are matched to phones by time)."""
+    states = [(int(s.name), s.start, s.start + s.duration) for s in alignment.states()]
+    segments = []
+    k = 0
+    for entry in alignment.phones():
+        start, end = entry.start, entry.start + entry.duration
+        own = []
+        while k < len(states) and states[k][1] < end:
+            if states[k][1] >= start:
+                own.append(StateSpan(*states[k]))
+            k += 1
+        segments.append(PhoneStates(entry.name, start, end, tuple(own)))
+    return segments
