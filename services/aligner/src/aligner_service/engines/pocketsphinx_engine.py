@@ -154,6 +154,7 @@ class PocketSphinxEngine:
             edges_ms = place_boundaries(segments, scorer, offset_ms=DECODER_CENTRE_MS)
         else:
             edges_ms = [p.start * 10 for p in segments] + [segments[-1].end * 10 if segments else 0]
+        duration_ms = len(pcm16k) // 32
         phones = []
         for i, segment in enumerate(segments):
             if segment.phone in FILLERS:
@@ -161,8 +162,10 @@ class PocketSphinxEngine:
             # Phones are matched to words by the decoder's times (the refined ones may cross).
             at = segment.start / FRAMES_PER_SECOND
             index = next((k for k, w in enumerate(words) if w.start <= at < w.end), None)
-            start, end = edges_ms[i] / 1000, edges_ms[i + 1] / 1000
-            phones.append(PhoneTiming(segment.phone, start, end, index))
+            # Moved to window centres, the last edge may pass the end of the audio.
+            start, end = (min(edges_ms[k], duration_ms) / 1000 for k in (i, i + 1))
+            if end > start:
+                phones.append(PhoneTiming(segment.phone, start, end, index))
         return phones
 
 

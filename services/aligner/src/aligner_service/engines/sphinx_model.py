@@ -286,10 +286,13 @@ class MillisecondScorer:
         cepstra -= cepstra.mean(axis=0)  # -cmn batch: the utterance's mean
         self._features = stacked_features(cepstra, DECODER_SHIFT // shift)
 
-    def contrast(self, left: int, right: int, first_ms: int, last_ms: int) -> np.ndarray:
+    def contrast(
+        self, left: list[int], right: list[int], first_ms: int, last_ms: int
+    ) -> np.ndarray:
         first = min(max(first_ms, 0), len(self._features))
         last = min(max(last_ms, first), len(self._features))
-        scores = self._model.senone_scores([left, right], self._features[first:last])
+        scores = self._model.senone_scores(left + right, self._features[first:last])
         out = np.zeros(last_ms - first_ms)
-        out[first - first_ms : last - first_ms] = scores[:, 0] - scores[:, 1]
+        best_left = scores[:, : len(left)].max(axis=1)
+        out[first - first_ms : last - first_ms] = best_left - scores[:, len(left) :].max(axis=1)
         return out
