@@ -7,8 +7,10 @@ from aligner_service.domain.refine import (
     StateSpan,
     follow_phones,
     place_boundaries,
+    snap_to_voicing,
 )
 from aligner_service.engines.base import PhoneTiming, WordTiming
+from aligner_service.engines.landmarks import voicing_transitions
 from aligner_service.engines.sphinx_model import (
     MillisecondScorer,
     SphinxModel,
@@ -113,3 +115,16 @@ def test_words_follow_their_phones() -> None:
     ]
     moved = follow_phones(words, phones)
     assert [(w.start, w.end) for w in moved] == [(0.103, 0.297), (0.297, 0.502), (0.6, 0.7)]
+
+
+def test_voicing_landmarks_are_found_and_snapped_to() -> None:
+    pcm = _noise_then_vowel(0.5)
+    onsets, _ = voicing_transitions(pcm)
+    assert len(onsets) and abs(onsets[0] - 0.5) <= 0.01  # the buzz starts at 500 ms
+    phones = [PhoneTiming("S", 0.3, 0.52, 0), PhoneTiming("AA", 0.52, 0.8, 0)]
+    snapped = snap_to_voicing(phones, np.array([0.503]), np.array([]))
+    assert snapped[0].end == snapped[1].start == 0.503
+    # Not between a sonorant and a voiced obstruent (often devoiced), nor out of reach.
+    voiced = [PhoneTiming("Z", 0.3, 0.52, 0), PhoneTiming("AA", 0.52, 0.8, 0)]
+    assert snap_to_voicing(voiced, np.array([0.503]), np.array([])) == voiced
+    assert snap_to_voicing(phones, np.array([0.45]), np.array([])) == phones

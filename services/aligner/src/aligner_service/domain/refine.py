@@ -170,3 +170,47 @@ def follow_phones(words: list[WordTiming], phones: list[PhoneTiming]) -> list[Wo
         replace(w, start=spans[i][0], end=spans[i][1]) if i in spans else w
         for i, w in enumerate(words)
     ]
+
+
+# Between a vowel or sonorant and a voiceless obstruent the boundary is where voicing starts
+# or stops, a landmark sharper than the model's crossing. Voiced obstruents are left out:
+# they are often devoiced.
+SONORANTS = frozenset(
+    {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH"}
+    | {"UW", "L", "R", "W", "Y", "M", "N", "NG"}
+)
+VOICELESS = frozenset({"P", "T", "K", "F", "TH", "S", "SH", "HH", "CH"})
+LANDMARK_MS = 30  # how far the model's boundary may move to a landmark
+MIN_LANDMARK_PHONE_S = 0.01
+
+
+def snap_to_voicing(
+    phones: list[PhoneTiming],
+    onsets: np.ndarray,
+    offsets: np.ndarray,
+    reach_ms: int = LANDMARK_MS,
+) -> list[PhoneTiming]:
+    """Boundaries between a sonorant and a voiceless obstruent moved to the nearest voicing
+    offset (sonorant first) or onset (obstruent first) within reach."""
+    snapped = list(phones)
+    for i in range(1, len(snapped)):
+        left, right = snapped[i - 1], snapped[i]
+        if abs(left.end - right.start) > 1e-6:
+            continue
+        if left.phone in SONORANTS and right.phone in VOICELESS:
+            candidates = offsets
+        elif left.phone in VOICELESS and right.phone in SONORANTS:
+            candidates = onsets
+        else:
+            continue
+        if not len(candidates):
+            continue
+        nearest = float(candidates[np.argmin(np.abs(candidates - right.start))])
+        if (
+            abs(nearest - right.start) * 1000 <= reach_ms
+            and nearest - left.start >= MIN_LANDMARK_PHONE_S
+            and right.end - nearest >= MIN_LANDMARK_PHONE_S
+        ):
+            snapped[i - 1] = replace(left, end=nearest)
+            snapped[i] = replace(right, start=nearest)
+    return snapped

@@ -14,6 +14,7 @@ from aligner_service.domain.refine import (
     StateSpan,
     follow_phones,
     place_boundaries,
+    snap_to_voicing,
     tighten_pause_edges,
 )
 from aligner_service.engines.base import (
@@ -24,6 +25,7 @@ from aligner_service.engines.base import (
     check_length,
 )
 from aligner_service.engines.g2p import EspeakG2P
+from aligner_service.engines.landmarks import voicing_transitions
 from aligner_service.engines.sphinx_model import (
     DECODER_CENTRE_MS,
     MillisecondScorer,
@@ -43,7 +45,12 @@ class PocketSphinxEngine:
     languages: tuple[str, ...] = ("en",)
     outputs_phones = True
 
-    def __init__(self, g2p: EspeakG2P | None = None, millisecond_boundaries: bool = True) -> None:
+    def __init__(
+        self,
+        g2p: EspeakG2P | None = None,
+        millisecond_boundaries: bool = True,
+        voicing_landmarks: bool = True,
+    ) -> None:
         # Loaded once per worker process and kept warm.
         self._decoder = Decoder(lm=None, loglevel="FATAL")
         self._wide: Decoder | None = None  # wide beams, for the searches the first one loses
@@ -57,6 +64,7 @@ class PocketSphinxEngine:
         self._lock = threading.Lock()  # one decoder, one utterance at a time
         self._g2p = g2p or EspeakG2P()
         self._millisecond = millisecond_boundaries
+        self._landmarks = voicing_landmarks
         if millisecond_boundaries:
             default_model()  # read the acoustic model now, not in the first job
 
@@ -88,6 +96,8 @@ class PocketSphinxEngine:
         with self._lock:
             timings, decoder = self._align_words(pcm16k, words, min_words)
             phones = self._align_phones(decoder, pcm16k, timings)
+        if self._landmarks and phones:
+            phones = snap_to_voicing(phones, *voicing_transitions(pcm16k))
         if self._millisecond:
             timings = follow_phones(timings, phones)
         timings, phones = tighten_pause_edges(pcm16k, timings, phones)
