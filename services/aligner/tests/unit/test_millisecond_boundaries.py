@@ -7,7 +7,9 @@ from aligner_service.domain.refine import (
     StateSpan,
     follow_phones,
     place_boundaries,
+    snap_to_spectral_change,
     snap_to_voicing,
+    spectral_change,
 )
 from aligner_service.engines.base import PhoneTiming, WordTiming
 from aligner_service.engines.landmarks import voicing_transitions
@@ -128,3 +130,17 @@ def test_voicing_landmarks_are_found_and_snapped_to() -> None:
     voiced = [PhoneTiming("Z", 0.3, 0.52, 0), PhoneTiming("AA", 0.52, 0.8, 0)]
     assert snap_to_voicing(voiced, np.array([0.503]), np.array([])) == voiced
     assert snap_to_voicing(phones, np.array([0.45]), np.array([])) == phones
+
+
+def test_a_nasal_vowel_boundary_moves_to_the_fastest_spectral_change() -> None:
+    cepstra = np.zeros((1000, 13))
+    cepstra[512:, 0] = 5.0  # the spectrum jumps at 512 ms
+    change = spectral_change(cepstra)
+    assert int(np.argmax(change)) in range(502, 523)  # flat within +-10 ms of the jump
+    phones = [PhoneTiming("M", 0.4, 0.5, 0), PhoneTiming("AA", 0.5, 0.7, 0)]
+    peaked = np.zeros(1000)
+    peaked[513] = 1.0
+    snapped = snap_to_spectral_change(phones, peaked)
+    assert snapped[0].end == snapped[1].start == 0.513
+    liquid = [PhoneTiming("L", 0.4, 0.5, 0), PhoneTiming("AA", 0.5, 0.7, 0)]
+    assert snap_to_spectral_change(liquid, peaked) == liquid  # gradual: left alone

@@ -214,3 +214,43 @@ def snap_to_voicing(
             snapped[i - 1] = replace(left, end=nearest)
             snapped[i] = replace(right, start=nearest)
     return snapped
+
+
+# Between a nasal and a vowel the oral closure or release changes the spectrum abruptly;
+# the boundary is put where the cepstrum changes fastest. (Liquids and glides change
+# gradually: the same rule there made TIMIT phones worse, 14.6 -> 14.9 ms.)
+NASALS = frozenset({"M", "N", "NG"})
+VOWELS = SONORANTS - NASALS - {"L", "R", "W", "Y"}
+CHANGE_HALF_MS = 10  # the change at t is that between t - 10 ms and t + 10 ms
+CHANGE_REACH_MS = 20
+
+
+def spectral_change(cepstra: np.ndarray, half_ms: int = CHANGE_HALF_MS) -> np.ndarray:
+    """Per millisecond, the squared distance between the cepstra half_ms either side."""
+    padded = np.pad(cepstra, ((half_ms, half_ms), (0, 0)), mode="edge")
+    change: np.ndarray = ((padded[2 * half_ms :] - padded[: -2 * half_ms]) ** 2).sum(axis=1)
+    return change
+
+
+def snap_to_spectral_change(
+    phones: list[PhoneTiming], change: np.ndarray, reach_ms: int = CHANGE_REACH_MS
+) -> list[PhoneTiming]:
+    """Nasal-vowel and vowel-nasal boundaries moved to the fastest spectral change within
+    reach, each phone keeping MIN_PHONE_MS."""
+    snapped = list(phones)
+    for i in range(1, len(snapped)):
+        left, right = snapped[i - 1], snapped[i]
+        if abs(left.end - right.start) > 1e-6:
+            continue
+        pair = {left.phone, right.phone}
+        if not (pair & NASALS and pair & VOWELS):
+            continue
+        at = round(right.start * 1000)
+        lo = max(at - reach_ms, round(left.start * 1000) + MIN_PHONE_MS)
+        hi = min(at + reach_ms, round(right.end * 1000) - MIN_PHONE_MS, len(change) - 1)
+        if hi < lo:
+            continue
+        edge = (lo + int(np.argmax(change[lo : hi + 1]))) / 1000
+        snapped[i - 1] = replace(left, end=edge)
+        snapped[i] = replace(right, start=edge)
+    return snapped

@@ -14,7 +14,9 @@ from aligner_service.domain.refine import (
     StateSpan,
     follow_phones,
     place_boundaries,
+    snap_to_spectral_change,
     snap_to_voicing,
+    spectral_change,
     tighten_pause_edges,
 )
 from aligner_service.engines.base import (
@@ -96,8 +98,6 @@ class PocketSphinxEngine:
         with self._lock:
             timings, decoder = self._align_words(pcm16k, words, min_words)
             phones = self._align_phones(decoder, pcm16k, timings)
-        if self._landmarks and phones:
-            phones = snap_to_voicing(phones, *voicing_transitions(pcm16k))
         if self._millisecond:
             timings = follow_phones(timings, phones)
         timings, phones = tighten_pause_edges(pcm16k, timings, phones)
@@ -159,6 +159,7 @@ class PocketSphinxEngine:
         except RuntimeError:
             return []  # words stand without phones rather than fail the file
         segments = _phone_states(alignment)
+        scorer = None
         if self._millisecond and segments:
             scorer = MillisecondScorer(default_model(), pcm16k)
             edges_ms = place_boundaries(segments, scorer, offset_ms=DECODER_CENTRE_MS)
@@ -176,6 +177,10 @@ class PocketSphinxEngine:
             start, end = (min(edges_ms[k], duration_ms) / 1000 for k in (i, i + 1))
             if end > start:
                 phones.append(PhoneTiming(segment.phone, start, end, index))
+        if self._landmarks and phones:
+            if scorer is not None:
+                phones = snap_to_spectral_change(phones, spectral_change(scorer.cepstra))
+            phones = snap_to_voicing(phones, *voicing_transitions(pcm16k))
         return phones
 
 

@@ -284,6 +284,7 @@ class MillisecondScorer:
         padded = np.concatenate([samples[half:0:-1], samples])
         cepstra = mfcc(padded, shift, np.arange(0, len(samples), shift))
         cepstra -= cepstra.mean(axis=0)  # -cmn batch: the utterance's mean
+        self.cepstra = cepstra
         self._features = stacked_features(cepstra, DECODER_SHIFT // shift)
 
     def contrast(
