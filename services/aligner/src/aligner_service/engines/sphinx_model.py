@@ -39,6 +39,7 @@ DECODER_CENTRE_MS = round((FRAME_SAMPLES - DECODER_SHIFT) / 2 / SAMPLE_RATE * 10
 # Mixture weights are stored as 8-bit -log values in base 1.0001 ** 1024 (ptm_mgau.c).
 MIXW_LOG_UNIT = 1024 * np.log(1.0001)
 VARIANCE_FLOOR = 1e-4  # the decoder's -varfloor default
+FRAMES_PER_BLOCK = 2048
 
 
 def model_dir() -> Path:
@@ -245,30 +246,38 @@ def mfcc(samples: np.ndarray, shift: int, starts: np.ndarray | None = None) -> n
     if starts is None:
         starts = np.arange(0, max(len(samples) - FRAME_SAMPLES, 0) + 1, shift)
     starts = np.clip(starts, 0, len(samples))
-    frames = emphasised[starts[:, None] + np.arange(FRAME_SAMPLES)] * _window()
-    power = np.abs(np.fft.rfft(frames, FFT_SIZE, axis=1)) ** 2
-    energies = np.maximum(power @ _filterbank().T, 1e-10)
-    cepstra: np.ndarray = dct(np.log(energies), type=2, norm="ortho", axis=1)[:, :N_CEPSTRA]
-    liftered: np.ndarray = cepstra * _lifter()
-    return liftered
+    out = np.empty((len(starts), N_CEPSTRA))
+    # In blocks: at 1 ms shifts a minute of audio would be 60,000 windowed frames at once.
+    for first in range(0, len(starts), FRAMES_PER_BLOCK):
+        block = starts[first : first + FRAMES_PER_BLOCK]
+        frames = emphasised[block[:, None] + np.arange(FRAME_SAMPLES)] * _window()
+        power = np.abs(np.fft.rfft(frames, FFT_SIZE, axis=1)) ** 2
+        energies = np.maximum(power @ _filterbank().T, 1e-10)
+        cepstra = dct(np.log(energies), type=2, norm="ortho", axis=1)[:, :N_CEPSTRA]
+        out[first : first + len(block)] = cepstra * _lifter()
+    return out
 
 
 def stacked_features(cepstra: np.ndarray, spacing: int) -> np.ndarray:
     """1s_c_d_dd on mean-removed cepstra whose rows are 1/`spacing` of a decoder frame
-    apart: deltas look 2 decoder frames either way, double deltas 1 and 3 (feat.c)."""
-    n = len(cepstra)
+    apart: deltas look 2 decoder frames either way, double deltas 1 and 3 (feat.c).
+    Single precision: at 1 ms shifts a long piece has many rows."""
+    n, width = cepstra.shape
     pad = 3 * spacing
     padded = np.concatenate(
         [np.repeat(cepstra[:1], pad, 0), cepstra, np.repeat(cepstra[-1:], pad, 0)]
-    )
+    ).astype(np.float32)
 
     def at(offset: int) -> np.ndarray:
         start = pad + offset * spacing
         return padded[start : start + n]
 
-    delta = at(2) - at(-2)
-    double = (at(3) - at(-1)) - (at(1) - at(-3))
-    return np.concatenate([cepstra, delta, double], axis=1)
+    out = np.empty((n, 3 * width), dtype=np.float32)
+    out[:, :width] = at(0)
+    np.subtract(at(2), at(-2), out=out[:, width : 2 * width])
+    np.subtract(at(3), at(-1), out=out[:, 2 * width :])
+    out[:, 2 * width :] -= at(1) - at(-3)
+    return out
 
 
 class MillisecondScorer:
