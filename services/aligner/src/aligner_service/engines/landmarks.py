@@ -8,9 +8,9 @@ import parselmouth
 __all__ = ["voicing_transitions"]
 
 SAMPLE_RATE = 16_000
-# Praat's voicing decisions every 3 ms: finer cost more than they gained on TIMIT (2 ms: the
-# same error, 1.5 x the time).
-STEP_SECONDS = 0.003
+# Praat's voicing decisions every 5 ms: 1-3 ms steps gave the same TIMIT error at 1.7-3 x
+# the time (10 ms steps: +0.1 ms).
+STEP_SECONDS = 0.005
 
 
 def voicing_transitions(pcm16k: bytes) -> tuple[np.ndarray, np.ndarray]:
