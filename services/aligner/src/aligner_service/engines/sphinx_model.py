@@ -292,7 +292,8 @@ class MillisecondScorer:
         # Mirrored at the start, so that the first windows are centred on the first samples.
         padded = np.concatenate([samples[half:0:-1], samples])
         cepstra = mfcc(padded, shift, np.arange(0, len(samples), shift))
-        cepstra -= cepstra.mean(axis=0)  # -cmn batch: the utterance's mean
+        if len(cepstra):
+            cepstra -= cepstra.mean(axis=0)  # -cmn batch: the utterance's mean
         self.cepstra = cepstra
         self._features = stacked_features(cepstra, DECODER_SHIFT // shift)
 
