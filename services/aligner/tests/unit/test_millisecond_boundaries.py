@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import random
+import shutil
+
 import numpy as np
+import pytest
 
 from aligner_service.domain.refine import (
     PhoneStates,
@@ -13,11 +17,13 @@ from aligner_service.domain.refine import (
 )
 from aligner_service.engines.base import PhoneTiming, WordTiming
 from aligner_service.engines.landmarks import voicing_transitions
+from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.sphinx_model import (
     MillisecondScorer,
     SphinxModel,
     default_model,
 )
+from aligner_service.evaluation import synthetic_utterance
 
 SAMPLE_RATE = 16_000
 
@@ -144,3 +150,19 @@ def test_a_nasal_vowel_boundary_moves_to_the_fastest_spectral_change() -> None:
     assert snapped[0].end == snapped[1].start == 0.513
     liquid = [PhoneTiming("L", 0.4, 0.5, 0), PhoneTiming("AA", 0.5, 0.7, 0)]
     assert snap_to_spectral_change(liquid, peaked) == liquid  # gradual: left alone
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_the_engine_puts_phones_off_the_10_ms_grid_and_words_follow_them() -> None:
+    words = ["she", "had", "a", "dark", "blue", "coat", "in", "the", "winter"]
+    pcm, _ = synthetic_utterance(words, "en", random.Random(3), max_pause=0.1)
+    output = PocketSphinxEngine().align(pcm, words, "en")
+    edges = [round(p.start * 1000) for p in output.phones]
+    assert sum(edge % 10 != 0 for edge in edges) > len(edges) / 2  # to the millisecond
+    for i, word in enumerate(output.words):
+        own = [p for p in output.phones if p.word_index == i]
+        # Words follow their phones; beside a pause the energy rule may move them in.
+        assert own and own[0].start <= word.start + 1e-9 and word.end <= own[-1].end + 1e-9
+        inner = 0 < i < len(output.words) - 1
+        if inner and output.words[i - 1].end == word.start:
+            assert own[0].start == word.start

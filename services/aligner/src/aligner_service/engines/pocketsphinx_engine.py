@@ -51,7 +51,7 @@ class PocketSphinxEngine:
         self,
         g2p: EspeakG2P | None = None,
         millisecond_boundaries: bool = True,
-        voicing_landmarks: bool = True,
+        landmarks: bool = True,
     ) -> None:
         # Loaded once per worker process and kept warm.
         self._decoder = Decoder(lm=None, loglevel="FATAL")
@@ -66,7 +66,7 @@ class PocketSphinxEngine:
         self._lock = threading.Lock()  # one decoder, one utterance at a time
         self._g2p = g2p or EspeakG2P()
         self._millisecond = millisecond_boundaries
-        self._landmarks = voicing_landmarks
+        self._landmarks = landmarks  # voicing onsets/offsets, nasal closures and releases
         if millisecond_boundaries:
             default_model()  # read the acoustic model now, not in the first job
 
@@ -187,7 +187,11 @@ class PocketSphinxEngine:
 def _phone_states(alignment: Alignment) -> list[PhoneStates]:
     """The alignment's phones with their states' senones (iterating nested entries is not
     memory-safe: states are matched to phones by time)."""
-    states = [(int(s.name), s.start, s.start + s.duration) for s in alignment.states()]
+    states = [
+        (int(s.name), s.start, s.start + s.duration)
+        for s in alignment.states()
+        if s.name.isdigit()  # a senone id; anything else leaves its phone unrefined
+    ]
     segments = []
     k = 0
     for entry in alignment.phones():
