@@ -32,6 +32,7 @@ from aligner_service.engines.sphinx_model import (
     DECODER_CENTRE_MS,
     MillisecondScorer,
     default_model,
+    one_blas_thread,
 )
 
 __all__ = ["PocketSphinxEngine"]
@@ -161,8 +162,9 @@ class PocketSphinxEngine:
         segments = _phone_states(alignment)
         scorer = None
         if self._millisecond and segments:
-            scorer = MillisecondScorer(default_model(), pcm16k)
-            edges_ms = place_boundaries(segments, scorer, offset_ms=DECODER_CENTRE_MS)
+            with one_blas_thread():
+                scorer = MillisecondScorer(default_model(), pcm16k)
+                edges_ms = place_boundaries(segments, scorer, offset_ms=DECODER_CENTRE_MS)
         else:
             edges_ms = [p.start * 10 for p in segments] + [segments[-1].end * 10 if segments else 0]
         duration_ms = len(pcm16k) // 32
