@@ -125,9 +125,9 @@ def place_boundaries(
     min_phone_ms: int = MIN_PHONE_MS,
     offset_ms: int = 0,
 ) -> list[int]:
-    """Each phone's [start, end) in ms after refinement; the first start and the last end
-    stay where the decoder put them (those edges are the pause tightening's business) unless
-    a neighbouring phone lies against them."""
+    """The phones' edges in ms after refinement (n + 1 of them: phone i is [edge i, edge
+    i + 1)); the first and the last only move by offset_ms, and so does every edge between
+    phones that do not touch."""
     if not phones:
         return []
     # offset_ms: from the decoder's frame times to the scorer's (window starts -> centres).
@@ -183,7 +183,7 @@ VOICELESS = frozenset({"P", "T", "K", "F", "TH", "S", "SH", "HH", "CH"})
 # How far a landmark may move the model's boundary: the model's own search reach, not a
 # figure fitted on TIMIT (whose licence keeps what is fitted on it out of the product).
 LANDMARK_MS = SEARCH_MS
-MIN_LANDMARK_PHONE_S = 0.01
+MIN_LANDMARK_PHONE_S = MIN_PHONE_MS / 1000
 
 
 def snap_to_voicing(
@@ -223,7 +223,7 @@ def snap_to_voicing(
 # gradually: the same rule there made TIMIT phones worse, 14.6 -> 14.9 ms.)
 NASALS = frozenset({"M", "N", "NG"})
 VOWELS = SONORANTS - NASALS - {"L", "R", "W", "Y"}
-CHANGE_HALF_MS = 10  # the change at t is that between t - 10 ms and t + 10 ms
+CHANGE_HALF_MS = 10  # a decoder frame: the change at t is that between t -+ 10 ms
 CHANGE_REACH_MS = SEARCH_MS  # (20 ms did 0.16 ms better on TIMIT: not worth a fitted value)
 
 
