@@ -93,6 +93,7 @@ class Tally:
     words_matched: int = 0
     seconds_audio: float = 0.0
     seconds_spent: float = 0.0
+    cpu_spent: float = 0.0  # this process's CPU time: what RTF is on a machine others share
 
 
 def reference_phones(path: Path) -> list[tuple[str, float, float]]:
@@ -143,7 +144,7 @@ def run(engine: Engine, folder: Path, tally: Tally) -> None:
         tally.files += 1
         tally.words_expected += len(want)
         tally.seconds_audio += duration
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             output = engine.align(pcm, [t.key for t in known], language)
         except EngineFailed:
@@ -152,6 +153,7 @@ def run(engine: Engine, folder: Path, tally: Tally) -> None:
             continue
         finally:
             tally.seconds_spent += time.perf_counter() - started
+            tally.cpu_spent += time.process_time() - cpu_started
         got = [(t.key, w.start, w.end) for t, w in zip(known, output.words, strict=True)]
         errors, matched = boundaries(got, want)
         tally.word_errors += errors
@@ -208,11 +210,13 @@ def main() -> None:
                         language = LANGUAGES[folder.name]
                         print(f"  [{group}] {folder.name:12} no voice for '{language}'")
                     continue
-                rtf = tally.seconds_spent / tally.seconds_audio if tally.seconds_audio else 0
+                audio = tally.seconds_audio or 1.0
+                rtf, cpu_rtf = tally.seconds_spent / audio, tally.cpu_spent / audio
                 matched = f"{tally.words_matched}/{tally.words_expected}"
                 print(
                     f"  [{group}] {folder.name:12} files {tally.files:3}"
-                    f"  failed {len(tally.failed):2}  words matched {matched}  RTF {rtf:.3f}"
+                    f"  failed {len(tally.failed):2}  words matched {matched}"
+                    f"  RTF {rtf:.3f} (CPU {cpu_rtf:.3f})"
                 )
                 words_f1 = boundary_f1(*tally.word_hits)
                 print(f"      words:  {describe(tally.word_errors, words_f1)}")

@@ -9,10 +9,19 @@ import threading
 from pathlib import Path
 
 import pocketsphinx
-from pocketsphinx import Decoder
+from pocketsphinx import Alignment, Decoder
 
 from aligner_service.domain.confidence import per_frame, with_confidence
-from aligner_service.domain.refine import tighten_pause_edges
+from aligner_service.domain.refine import (
+    PhoneStates,
+    StateSpan,
+    follow_phones,
+    place_boundaries,
+    snap_to_spectral_change,
+    snap_to_voicing,
+    spectral_change,
+    tighten_pause_edges,
+)
 from aligner_service.engines.base import (
     EngineFailed,
     EngineOutput,
@@ -21,6 +30,13 @@ from aligner_service.engines.base import (
     check_length,
 )
 from aligner_service.engines.g2p import ARPABET, EspeakG2P
+from aligner_service.engines.landmarks import voicing_transitions
+from aligner_service.engines.sphinx_model import (
+    DECODER_CENTRE_MS,
+    MillisecondScorer,
+    default_model,
+    one_blas_thread,
+)
 
 __all__ = ["PocketSphinxEngine"]
 
@@ -38,7 +54,12 @@ class PocketSphinxEngine:
     languages: tuple[str, ...] = ("en",)
     outputs_phones = True
 
-    def __init__(self, g2p: EspeakG2P | None = None) -> None:
+    def __init__(
+        self,
+        g2p: EspeakG2P | None = None,
+        millisecond_boundaries: bool = True,
+        landmarks: bool = True,
+    ) -> None:
         # Loaded once per worker process and kept warm.
         self._decoder = Decoder(lm=None, loglevel="FATAL")
         self._wide: Decoder | None = None  # wide beams, for the searches the first one loses
@@ -51,6 +72,10 @@ class PocketSphinxEngine:
         self._base_vocabulary = frozenset(self._vocabulary)
         self._lock = threading.Lock()  # one decoder, one utterance at a time
         self._g2p = g2p or EspeakG2P()
+        self._millisecond = millisecond_boundaries
+        self._landmarks = landmarks  # voicing onsets/offsets, nasal closures and releases
+        if millisecond_boundaries:
+            default_model()  # read the acoustic model now, not in the first job
 
     def knows(self, word: str) -> bool:
         return word in self._vocabulary
@@ -110,6 +135,8 @@ class PocketSphinxEngine:
             phones = self._align_phones(decoder, pcm16k, timings)
         # From the search's own frames, before the edges move: the evidence is theirs.
         timings, phones = with_confidence(timings, phones)
+        if self._millisecond:
+            timings = follow_phones(timings, phones)
         timings, phones = tighten_pause_edges(pcm16k, timings, phones)
         return EngineOutput(words=timings, phones=phones)
 
@@ -173,16 +200,55 @@ class PocketSphinxEngine:
             alignment = decoder.get_alignment()
         except RuntimeError:
             return []  # words stand without phones rather than fail the file
-        phones = []
+        segments = _phone_states(alignment)
+        # Each phone's acoustic score per frame, from the search (for its confidence).
         logmath = decoder.get_logmath()
-        # Phones are matched to words by time: iterating nested entries is not memory-safe.
-        for entry in alignment.phones():
-            if entry.name in FILLERS:
+        evidence = [
+            per_frame(logmath.log_to_ln(entry.score << SENSCR_SHIFT), entry.duration)
+            for entry in alignment.phones()
+        ]
+        scorer = None
+        if self._millisecond and segments:
+            with one_blas_thread():
+                scorer = MillisecondScorer(default_model(), pcm16k)
+                edges_ms = place_boundaries(segments, scorer, offset_ms=DECODER_CENTRE_MS)
+        else:
+            edges_ms = [p.start * 10 for p in segments] + [segments[-1].end * 10 if segments else 0]
+        duration_ms = len(pcm16k) // 32
+        phones = []
+        for i, segment in enumerate(segments):
+            if segment.phone in FILLERS:
                 continue
-            start = entry.start / FRAMES_PER_SECOND
-            end = (entry.start + entry.duration) / FRAMES_PER_SECOND
-            index = next((i for i, w in enumerate(words) if w.start <= start < w.end), None)
-            nats = logmath.log_to_ln(entry.score << SENSCR_SHIFT)
-            evidence = per_frame(nats, entry.duration)
-            phones.append(PhoneTiming(entry.name, start, end, index, evidence=evidence))
+            # Phones are matched to words by the decoder's times (the refined ones may cross).
+            at = segment.start / FRAMES_PER_SECOND
+            index = next((k for k, w in enumerate(words) if w.start <= at < w.end), None)
+            # Moved to window centres, the last edge may pass the end of the audio.
+            start, end = (min(edges_ms[k], duration_ms) / 1000 for k in (i, i + 1))
+            if end > start:
+                phones.append(PhoneTiming(segment.phone, start, end, index, evidence=evidence[i]))
+        if self._landmarks and phones:
+            if scorer is not None:
+                phones = snap_to_spectral_change(phones, spectral_change(scorer.cepstra))
+            phones = snap_to_voicing(phones, *voicing_transitions(pcm16k))
         return phones
+
+
+def _phone_states(alignment: Alignment) -> list[PhoneStates]:
+    """The alignment's phones with their states' senones (iterating nested entries is not
+    memory-safe: states are matched to phones by time)."""
+    states = [
+        (int(s.name), s.start, s.start + s.duration)
+        for s in alignment.states()
+        if s.name.isdigit()  # a senone id; anything else leaves its phone unrefined
+    ]
+    segments = []
+    k = 0
+    for entry in alignment.phones():
+        start, end = entry.start, entry.start + entry.duration
+        own = []
+        while k < len(states) and states[k][1] < end:
+            if states[k][1] >= start:
+                own.append(StateSpan(*states[k]))
+            k += 1
+        segments.append(PhoneStates(entry.name, start, end, tuple(own)))
+    return segments
