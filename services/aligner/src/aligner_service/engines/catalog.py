@@ -40,17 +40,17 @@ def _figure(
 
 ACCURACY: dict[str, list[AccuracyFigure]] = {
     "pocketsphinx": [
-        _figure("TIMIT (gold, 76 files)", 18.8, 11.9, {10: 45, 20: 70, 25: 76, 50: 92, 100: 99}),
+        _figure("TIMIT (gold, 76 files)", 17.8, 10.4, {10: 49, 20: 71, 25: 77, 50: 93, 100: 99}),
         _figure(
             "TIMIT (gold, 76 files)",
-            16.7,
-            12.5,
-            {10: 41, 20: 73, 25: 82, 50: 96, 100: 99},
+            14.3,
+            7.9,
+            {10: 57, 20: 78, 25: 84, 50: 96, 100: 99},
             measure="phone boundaries (39-phone set)",
         ),
-        _figure("praatio (gold, 3 files)", 22.2, 20.8, {10: 25, 20: 46, 25: 71, 50: 92, 100: 100}),
+        _figure("praatio (gold, 3 files)", 19.6, 13.6, {10: 33, 20: 62, 25: 71, 50: 92, 100: 100}),
         _figure(
-            "LibriSpeech (silver, 1 file)", 18.8, 15.0, {10: 26, 20: 56, 25: 85, 50: 94, 100: 100}
+            "LibriSpeech (silver, 1 file)", 16.5, 12.5, {10: 44, 20: 79, 25: 82, 50: 94, 100: 100}
         ),
     ],
     "tts-dtw": [
