@@ -1,0 +1,157 @@
+"""Words and phones for every language espeak-ng speaks, with the English acoustic model.
+
+espeak-ng says how each word sounds (IPA, phoneme by phoneme); each sound is mapped onto
+the nearest phone of the model PocketSphinx ships (domain/ipa.py, by articulatory
+features: MAUS's language-independent approach); the words, so pronounced, are aligned
+by PocketSphinx's own HMM search (the PocketSphinxEngine this extends), and the phones
+that come out are labelled again with the language's own sounds. A word written between
+slashes (``/vaːt͡ʃɛk/``, a job with ``transcript_format=ipa``) is read as IPA as it stands.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import replace
+
+from aligner_service.domain.ipa import espeak_units, is_ipa_word, segment, to_arpabet
+from aligner_service.engines.base import (
+    EngineFailed,
+    EngineOutput,
+    EngineUnavailable,
+    PhoneTiming,
+)
+from aligner_service.engines.g2p import EspeakG2P
+from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
+
+__all__ = ["EspeakPhonesEngine", "Pronunciation", "pronunciation"]
+
+TIMEOUT_SECONDS = 60
+# A word whose sounds map onto nothing the model has (a lone glottal stop) still needs a
+# phone to be searched for.
+FALLBACK = (("ə", ("AH",)),)
+
+Pronunciation = tuple[tuple[str, tuple[str, ...]], ...]  # (IPA phone, its model phones)
+
+
+def pronunciation(ipa_phones: list[str]) -> Pronunciation:
+    """Each IPA phone with the model phones that say it; phones the model cannot say are
+    left out (they get no time of their own)."""
+    pairs = tuple((p, to_arpabet(p)) for p in ipa_phones)
+    kept = tuple((p, arpabet) for p, arpabet in pairs if arpabet)
+    return kept or FALLBACK
+
+
+def spoken(phones: Pronunciation) -> list[str]:
+    return [model for _, arpabet in phones for model in arpabet]
+
+
+def relabel(
+    phones: list[PhoneTiming], pronunciations: list[Pronunciation]
+) -> list[PhoneTiming]:
+    """The model's phones of each word, merged back into the word's IPA phones (an IPA phone
+    said by two model phones spans both). A word whose phones do not add up keeps the model's
+    labels rather than get wrong ones."""
+    by_word: dict[int | None, list[PhoneTiming]] = {}
+    for phone in phones:
+        by_word.setdefault(phone.word_index, []).append(phone)
+    out: list[PhoneTiming] = []
+    for index, found in by_word.items():
+        if index is None or index >= len(pronunciations):
+            out += found
+            continue
+        wanted = pronunciations[index]
+        if sum(len(arpabet) for _, arpabet in wanted) != len(found):
+            out += found
+            continue
+        k = 0
+        for label, arpabet in wanted:
+            parts = found[k : k + len(arpabet)]
+            k += len(arpabet)
+            confidences = [p.confidence for p in parts if p.confidence is not None]
+            out.append(
+                replace(
+                    parts[0],
+                    phone=label,
+                    end=parts[-1].end,
+                    confidence=min(confidences) if confidences else None,
+                )
+            )
+    return sorted(out, key=lambda p: (p.start, p.end))
+
+
+class EspeakPhonesEngine(PocketSphinxEngine):
+    name = "espeak-phones"
+    languages: tuple[str, ...] = ()
+    outputs_phones = True
+
+    def __init__(self, binary: str = "espeak-ng") -> None:
+        found = shutil.which(binary)
+        if found is None:
+            raise EngineUnavailable("espeak-ng is not installed on this worker")
+        super().__init__(EspeakG2P(binary=binary))
+        self._binary = found
+        listed = subprocess.run(  # noqa: S603 (our own argv)
+            [found, "--voices"], capture_output=True, text=True, check=True, timeout=30
+        ).stdout.splitlines()[1:]
+        self.languages = tuple(
+            sorted({line.split()[1].lower() for line in listed if len(line.split()) > 1})
+        )
+
+    def knows(self, word: str) -> bool:
+        return True  # espeak-ng reads any word by its rules; IPA words are read as written
+
+    def learn(self, words: list[str]) -> list[str]:
+        return []  # pronunciations depend on the language: made per alignment
+
+    def align_prefix(
+        self, pcm16k: bytes, words: list[str], language: str, min_words: int
+    ) -> EngineOutput:
+        if not words:
+            raise EngineFailed("there are no words to align")
+        pronunciations = self.pronounce(words, language)
+        names = self.define({w: spoken(p) for w, p in zip(words, pronunciations, strict=True)})
+        output = super().align_prefix(pcm16k, [names[w] for w in words], language, min_words)
+        output.phones = relabel(output.phones, pronunciations)
+        return output
+
+    def pronounce(self, words: list[str], language: str) -> list[Pronunciation]:
+        """Each word's IPA phones with their model phones: IPA words as written, the others
+        as espeak-ng speaks them in the language."""
+        ipa: dict[str, list[str]] = {w: segment(w[1:-1]) for w in words if is_ipa_word(w)}
+        spelt = sorted({w for w in words if w not in ipa})
+        ipa |= self._espeak(spelt, language)
+        # A word espeak-ng could not say: its letters, read as IPA, are the best guess left.
+        return [pronunciation(ipa.get(w) or segment(w)) for w in words]
+
+    def _espeak(self, words: list[str], language: str) -> dict[str, list[str]]:
+        if not words:
+            return {}
+        # One call for all: one word a line, each its own sentence, so that words do not
+        # run together (liaison) and each line is one word's phonemes.
+        done = subprocess.run(  # noqa: S603 (our argv; the words go in on stdin)
+            [self._binary, "-q", "--ipa", "--sep=_", "-v", language.lower()],
+            input="".join(f"{w}.\n" for w in words),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise EngineFailed(f"espeak-ng could not speak this transcript in '{language}'")
+        lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+        if len(lines) != len(words):
+            # Some word spoke as more than one sentence: ask word by word.
+            return {w: p for w in words for p in [self._espeak_one(w, language)] if p}
+        return {w: espeak_units(line) for w, line in zip(words, lines, strict=True)}
+
+    def _espeak_one(self, word: str, language: str) -> list[str]:
+        done = subprocess.run(  # noqa: S603 (our argv; the word goes in on stdin)
+            [self._binary, "-q", "--ipa", "--sep=_", "-v", language.lower()],
+            input=f"{word}\n",
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+        return espeak_units(" ".join(done.stdout.split())) if done.returncode == 0 else []
