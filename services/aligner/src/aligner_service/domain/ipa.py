@@ -68,7 +68,8 @@ def espeak_units(line: str) -> list[str]:
     and affricates stay one unit, as the language's phonology has them."""
     units = []
     for unit in line.replace(" ", "_").split("_"):
-        unit = "".join(c for c in unit if c not in "ˈˌ")
+        # Stress marks out; espeak-ng's "-" marks a vowel it may drop, still a phone.
+        unit = "".join(c for c in unit if c not in "ˈˌ-")
         if unit:
             units.append(unit)
     return units

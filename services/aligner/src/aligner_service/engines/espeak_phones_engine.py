@@ -23,6 +23,7 @@ from aligner_service.engines.base import (
 )
 from aligner_service.engines.g2p import EspeakG2P
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
+from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
 
 __all__ = ["EspeakPhonesEngine", "Pronunciation", "pronunciation"]
 
@@ -37,9 +38,18 @@ Pronunciation = tuple[tuple[str, tuple[str, ...]], ...]  # (IPA phone, its model
 def pronunciation(ipa_phones: list[str]) -> Pronunciation:
     """Each IPA phone with the model phones that say it; phones the model cannot say are
     left out (they get no time of their own)."""
-    pairs = tuple((p, to_arpabet(p)) for p in ipa_phones)
-    kept = tuple((p, arpabet) for p, arpabet in pairs if arpabet)
-    return kept or FALLBACK
+    kept: list[tuple[str, tuple[str, ...]]] = []
+    for phone in ipa_phones:
+        arpabet = to_arpabet(phone)
+        if not arpabet:
+            continue
+        if kept and kept[-1][1] == arpabet and len(arpabet) == 1:
+            # Two sounds the model hears as one phone (French "puis": y i, both IY) are one
+            # phone of the search: twice its minimum length would not fit fast speech.
+            kept[-1] = (kept[-1][0] + phone, arpabet)
+            continue
+        kept.append((phone, arpabet))
+    return tuple(kept) or FALLBACK
 
 
 def spoken(phones: Pronunciation) -> list[str]:
@@ -91,6 +101,7 @@ class EspeakPhonesEngine(PocketSphinxEngine):
             raise EngineUnavailable("espeak-ng is not installed on this worker")
         super().__init__(EspeakG2P(binary=binary))
         self._binary = found
+        self._dtw: TtsDtwEngine | None = None
         listed = subprocess.run(  # noqa: S603 (our own argv)
             [found, "--voices"], capture_output=True, text=True, check=True, timeout=30
         ).stdout.splitlines()[1:]
@@ -111,8 +122,24 @@ class EspeakPhonesEngine(PocketSphinxEngine):
             raise EngineFailed("there are no words to align")
         pronunciations = self.pronounce(words, language)
         names = self.define({w: spoken(p) for w, p in zip(words, pronunciations, strict=True)})
-        output = super().align_prefix(pcm16k, [names[w] for w in words], language, min_words)
+        try:
+            output = super().align_prefix(
+                pcm16k, [names[w] for w in words], language, min_words
+            )
+        except EngineFailed:
+            if min_words < len(words) or any(is_ipa_word(w) for w in words):
+                raise
+            return self._words_only(pcm16k, words, language)
         output.phones = relabel(output.phones, pronunciations)
+        return output
+
+    def _words_only(self, pcm16k: bytes, words: list[str], language: str) -> EngineOutput:
+        """Fast spontaneous speech the English model's search cannot fit (three frames a
+        phone at least): words by TTS + DTW rather than nothing."""
+        if self._dtw is None:
+            self._dtw = TtsDtwEngine(self._binary)
+        output = self._dtw.align(pcm16k, words, language)
+        output.notes.append("the phone search could not fit this file: words by TTS + DTW")
         return output
 
     def pronounce(self, words: list[str], language: str) -> list[Pronunciation]:
