@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 (IPA letters are meant: they are the data)
 """Word and phone boundary accuracy of every available engine on the shared evaluation set.
 
     python services/aligner/bench/accuracy.py [--data ../shared/data/alignment-eval]
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aligner_service.domain.ipa import ipa_word, segment, to_arpabet
+from aligner_service.domain.ipa import ipa_word, to_arpabet
 from aligner_service.domain.transcript import Token, tokenize
 from aligner_service.engines.base import Engine, EngineFailed, supports
 from aligner_service.engines.espeak_phones_engine import EspeakPhonesEngine
@@ -254,13 +255,16 @@ def main() -> None:
             folders = sorted(
                 f
                 for f in args.data.iterdir()
-                if f.is_dir() and ((f.name in GOLD) == (group == "gold"))
+                if f.is_dir()
+                and ((f.name in GOLD) == (group == "gold"))
                 and (not args.sets or f.name in args.sets)
                 and not (name in NON_ENGLISH_ONLY and f.name in ENGLISH_SETS)
             )
             for folder in folders:
                 if folder.name in IPA_SETS and name not in IPA_ENGINES:
-                    print(f"  [{group}] {folder.name:12} IPA transcripts: this engine reads spelling")
+                    print(
+                        f"  [{group}] {folder.name:12} IPA transcripts: this engine reads spelling"
+                    )
                     continue
                 tally = Tally()
                 run(engine, folder, tally)

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF002 (IPA letters are meant: they are the data)
 """IPA phones onto the English acoustic model's phones (ARPAbet), by articulatory features.
 
 The cross-language idea of MAUS's language-independent mode: a language without a model of
@@ -12,7 +13,17 @@ from __future__ import annotations
 import unicodedata
 from functools import cache
 
-__all__ = ["WORD_MARK", "espeak_units", "is_ipa_word", "ipa_word", "segment", "to_arpabet"]
+from aligner_service.domain.transcript import Token
+
+__all__ = [
+    "WORD_MARK",
+    "espeak_units",
+    "ipa_tokens",
+    "ipa_word",
+    "is_ipa_word",
+    "segment",
+    "to_arpabet",
+]
 
 # Words given as IPA travel to the engine between slashes, as phoneticians write phonemic
 # transcriptions: the engine reads them as sounds instead of spelling.
@@ -26,6 +37,18 @@ STANDALONE_MODIFIERS = {"ʔ", "ˀ"}
 
 def ipa_word(ipa: str) -> str:
     return f"{WORD_MARK}{ipa}{WORD_MARK}"
+
+
+def ipa_tokens(transcript: str) -> list[Token]:
+    """An IPA transcript's words (``transcript_format=ipa``): separated by white space, each
+    line a sentence; slashes or brackets around the whole are the phonetician's, not sounds."""
+    tokens = []
+    for sentence, line in enumerate(transcript.splitlines()):
+        for word in line.split():
+            ipa = unicodedata.normalize("NFC", word.strip("/[]"))
+            if ipa:
+                tokens.append(Token(ipa, ipa_word(ipa), sentence))
+    return tokens
 
 
 def is_ipa_word(word: str) -> bool:
@@ -67,9 +90,9 @@ def espeak_units(line: str) -> list[str]:
     """espeak-ng's own phonemes from its ``--ipa --sep=_`` output for one word: diphthongs
     and affricates stay one unit, as the language's phonology has them."""
     units = []
-    for unit in line.replace(" ", "_").split("_"):
+    for part in line.replace(" ", "_").split("_"):
         # Stress marks out; espeak-ng's "-" marks a vowel it may drop, still a phone.
-        unit = "".join(c for c in unit if c not in "ˈˌ-")
+        unit = "".join(c for c in part if c not in "ˈˌ-")
         if unit:
             units.append(unit)
     return units
@@ -224,7 +247,9 @@ def _vowel_distance(a: Vowel, b: Vowel) -> float:
 
 
 def _nearest_consonant(features: Consonant) -> str:
-    return min(ARPABET_CONSONANTS, key=lambda p: _consonant_distance(features, ARPABET_CONSONANTS[p]))
+    return min(
+        ARPABET_CONSONANTS, key=lambda p: _consonant_distance(features, ARPABET_CONSONANTS[p])
+    )
 
 
 def _nearest_vowel(features: Vowel) -> str:
@@ -232,7 +257,7 @@ def _nearest_vowel(features: Vowel) -> str:
 
 
 @cache
-def to_arpabet(phone: str) -> tuple[str, ...]:
+def to_arpabet(phone: str) -> tuple[str, ...]:  # noqa: PLR0911 (one return per kind of sound)
     """The model phones that say this IPA phone (or a sequence espeak-ng keeps as one: a
     diphthong, an affricate): usually one, two for an affricate the model lacks (ts), none
     for a sound it cannot hear as a phone (the glottal stop). Unknown letters fall back by

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF002 (IPA letters are meant: they are the data)
 """Words and phones for every language espeak-ng speaks, with the English acoustic model.
 
 espeak-ng says how each word sounds (IPA, phoneme by phoneme); each sound is mapped onto
@@ -56,9 +57,7 @@ def spoken(phones: Pronunciation) -> list[str]:
     return [model for _, arpabet in phones for model in arpabet]
 
 
-def relabel(
-    phones: list[PhoneTiming], pronunciations: list[Pronunciation]
-) -> list[PhoneTiming]:
+def relabel(phones: list[PhoneTiming], pronunciations: list[Pronunciation]) -> list[PhoneTiming]:
     """The model's phones of each word, merged back into the word's IPA phones (an IPA phone
     said by two model phones spans both). A word whose phones do not add up keeps the model's
     labels rather than get wrong ones."""
@@ -123,9 +122,7 @@ class EspeakPhonesEngine(PocketSphinxEngine):
         pronunciations = self.pronounce(words, language)
         names = self.define({w: spoken(p) for w, p in zip(words, pronunciations, strict=True)})
         try:
-            output = super().align_prefix(
-                pcm16k, [names[w] for w in words], language, min_words
-            )
+            output = super().align_prefix(pcm16k, [names[w] for w in words], language, min_words)
         except EngineFailed:
             if min_words < len(words) or any(is_ipa_word(w) for w in words):
                 raise
