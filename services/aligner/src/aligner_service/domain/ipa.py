@@ -86,15 +86,20 @@ def segment(ipa: str) -> list[str]:
     return [unicodedata.normalize("NFC", p) for p in phones]
 
 
-def espeak_units(line: str) -> list[str]:
+def espeak_units(line: str, keep_optional: bool = True) -> list[str]:
     """espeak-ng's own phonemes from its ``--ipa --sep=_`` output for one word: diphthongs
-    and affricates stay one unit, as the language's phonology has them."""
+    and affricates stay one unit, as the language's phonology has them. Vowels espeak-ng
+    marks as droppable ("ə-": French je, le, de) are left out unless kept: in running speech
+    they are mostly not said, and the search gives every phone 30 ms at least."""
     units = []
     for part in line.replace(" ", "_").split("_"):
-        # Stress marks out; espeak-ng's "-" marks a vowel it may drop, still a phone.
-        unit = "".join(c for c in part if c not in "ˈˌ-")
+        if part.endswith("-") and not keep_optional:
+            continue
+        unit = "".join(c for c in part if c not in "ˈˌ-")  # stress marks are no phones
         if unit:
             units.append(unit)
+    if not units and not keep_optional:
+        return espeak_units(line, keep_optional=True)
     return units
 
 
@@ -219,6 +224,9 @@ SEQUENCES: dict[str, list[str]] = {
     # they would go to SH; their noise is nearest the model's HH, voiced ones its G.
     "x": ["HH"], "χ": ["HH"], "ç": ["HH"], "ħ": ["HH"], "ɣ": ["G"], "ʁ̞": ["R"],
     "ɲ": ["N"], "ɴ": ["NG"], "ɐ": ["AH"],
+    # The open-mid front rounded vowel (French "euh", "peur") sounds nearer the model's
+    # mid-central AH than its front unrounded EH, which the features tie with.
+    "œ": ["AH"],
 }  # fmt: skip
 SILENT = {"ʔ", "ˀ"}  # the glottal stop has no model phone: it is left out of the search
 # Marks that change nothing the model can hear are stripped before the features are looked

@@ -15,16 +15,24 @@ import shutil
 import subprocess
 from dataclasses import replace
 
+from pocketsphinx import Decoder
+
+from aligner_service.domain.refine import tighten_pause_edges
+
 from aligner_service.domain.ipa import espeak_units, is_ipa_word, segment, to_arpabet
 from aligner_service.engines.base import (
     EngineFailed,
     EngineOutput,
     EngineUnavailable,
     PhoneTiming,
+    WordTiming,
 )
 from aligner_service.engines.g2p import EspeakG2P
-from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
-from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
+from aligner_service.engines.pocketsphinx_engine import (
+    FILLERS,
+    WIDE_BEAMS,
+    PocketSphinxEngine,
+)
 
 __all__ = ["EspeakPhonesEngine", "Pronunciation", "pronunciation"]
 
@@ -32,6 +40,10 @@ TIMEOUT_SECONDS = 60
 # A word whose sounds map onto nothing the model has (a lone glottal stop) still needs a
 # phone to be searched for.
 FALLBACK = (("ə", ("AH",)),)
+
+FAST_FRAMES = 150  # frames a second of the second search: a phone lasts 20 ms at least
+
+VOWELS = set("aeiouyàáâäèéêëìíîïòóôöùúûüýæøœ")
 
 Pronunciation = tuple[tuple[str, tuple[str, ...]], ...]  # (IPA phone, its model phones)
 
@@ -100,7 +112,7 @@ class EspeakPhonesEngine(PocketSphinxEngine):
             raise EngineUnavailable("espeak-ng is not installed on this worker")
         super().__init__(EspeakG2P(binary=binary))
         self._binary = found
-        self._dtw: TtsDtwEngine | None = None
+        self._fast: Decoder | None = None
         listed = subprocess.run(  # noqa: S603 (our own argv)
             [found, "--voices"], capture_output=True, text=True, check=True, timeout=30
         ).stdout.splitlines()[1:]
@@ -124,25 +136,62 @@ class EspeakPhonesEngine(PocketSphinxEngine):
         try:
             output = super().align_prefix(pcm16k, [names[w] for w in words], language, min_words)
         except EngineFailed:
-            if min_words < len(words) or any(is_ipa_word(w) for w in words):
+            if min_words < len(words):  # a piece of a long file: its caller cuts again
                 raise
-            return self._words_only(pcm16k, words, language)
+            output = self._fast_search(pcm16k, words, names, language)
         output.phones = relabel(output.phones, pronunciations)
         return output
 
-    def _words_only(self, pcm16k: bytes, words: list[str], language: str) -> EngineOutput:
-        """Fast spontaneous speech the English model's search cannot fit (three frames a
-        phone at least): words by TTS + DTW rather than nothing."""
-        if self._dtw is None:
-            self._dtw = TtsDtwEngine(self._binary)
-        output = self._dtw.align(pcm16k, words, language)
-        output.notes.append("the phone search could not fit this file: words by TTS + DTW")
-        return output
+    def _fast_search(
+        self, pcm16k: bytes, words: list[str], names: dict[str, str], language: str
+    ) -> EngineOutput:
+        """Fast spontaneous speech that the search cannot fit at 100 frames a second (every
+        phone lasts three frames at least, and other languages' fast function words are
+        shorter): the same model searched at FAST_FRAMES a second, where a phone may last
+        20 ms. Its own small copy of the word and phone passes (times in that frame rate);
+        the confidence is left out."""
+        with self._lock:
+            if self._fast is None:
+                self._fast = Decoder(lm=None, loglevel="FATAL", frate=FAST_FRAMES)
+            decoder = self._fast
+            for name in {names[w] for w in words}:
+                if not decoder.lookup_word(name):
+                    decoder.add_word(name, self._decoder.lookup_word(name), True)
+            decoder.set_align_text(" ".join(names[w] for w in words))
+            self._decode(pcm16k, decoder)
+            segments = [s for s in (decoder.seg() or []) if s.word not in FILLERS]
+            if len(segments) != len(words):
+                raise EngineFailed("the transcript could not be fitted to the audio")
+            timings = [
+                WordTiming(s.start_frame / FAST_FRAMES, (s.end_frame + 1) / FAST_FRAMES)
+                for s in segments
+            ]
+            phones: list[PhoneTiming] = []
+            try:
+                decoder.set_alignment()
+                self._decode(pcm16k, decoder)
+                alignment = decoder.get_alignment()
+                for entry in alignment.phones():
+                    if entry.name in FILLERS:
+                        continue
+                    start = entry.start / FAST_FRAMES
+                    end = (entry.start + entry.duration) / FAST_FRAMES
+                    index = next(
+                        (i for i, w in enumerate(timings) if w.start <= start < w.end), None
+                    )
+                    phones.append(PhoneTiming(entry.name, start, end, index))
+            except RuntimeError:
+                phones = []  # words stand without phones rather than fail the file
+        timings, phones = tighten_pause_edges(pcm16k, timings, phones)
+        return EngineOutput(words=timings, phones=phones)
 
     def pronounce(self, words: list[str], language: str) -> list[Pronunciation]:
         """Each word's IPA phones with their model phones: IPA words as written, the others
         as espeak-ng speaks them in the language."""
         ipa: dict[str, list[str]] = {w: segment(w[1:-1]) for w in words if is_ipa_word(w)}
+        # A lone consonant letter is an elided word (French l', d', c'; Italian l'): said as
+        # the letter's sound, not as its name (espeak-ng says "c" as /se/).
+        ipa |= {w: segment(w) for w in words if len(w) == 1 and w.isalpha() and w not in VOWELS}
         spelt = sorted({w for w in words if w not in ipa})
         ipa |= self._espeak(spelt, language)
         # A word espeak-ng could not say: its letters, read as IPA, are the best guess left.
