@@ -17,9 +17,8 @@ from dataclasses import replace
 
 from pocketsphinx import Decoder
 
-from aligner_service.domain.refine import tighten_pause_edges
-
 from aligner_service.domain.ipa import espeak_units, is_ipa_word, segment, to_arpabet
+from aligner_service.domain.refine import tighten_pause_edges
 from aligner_service.engines.base import (
     EngineFailed,
     EngineOutput,
@@ -30,7 +29,6 @@ from aligner_service.engines.base import (
 from aligner_service.engines.g2p import EspeakG2P
 from aligner_service.engines.pocketsphinx_engine import (
     FILLERS,
-    WIDE_BEAMS,
     PocketSphinxEngine,
 )
 
