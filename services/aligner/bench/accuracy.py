@@ -42,7 +42,7 @@ from aligner_service.evaluation import (
 GOLD = ("timit", "praatio", "voxangeles", "sppas_nan")
 # The language of each set (VoxAngeles: by the file's prefix, ISO 639-3).
 LANGUAGES = {
-    "sppas_nan": "nan",
+    "sppas_nan": "nan",  # no espeak-ng voice: espeak-phones reads its romanisation by rule
     "sppas_fra_silver": "fr",
     "emuwebapp_de": "de",
     "voxangeles": "by-prefix",

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 (IPA letters are meant)
+
 """IPA segmentation and mapping onto the English model's phones; the espeak-phones engine
 on real non-English speech from the evaluation set."""
 
@@ -20,6 +20,7 @@ from aligner_service.domain.ipa import (
     segment,
     to_arpabet,
 )
+from aligner_service.domain.poj import poj_phones
 from aligner_service.engines.base import PhoneTiming
 from aligner_service.engines.espeak_phones_engine import pronunciation, relabel, spoken
 from aligner_service.engines.g2p import ARPABET
@@ -52,7 +53,8 @@ def test_ipa_is_segmented_into_phones_with_their_marks(ipa: str, phones: list[st
     [
         ("t͡ʃ", ("CH",)),
         ("tʃ", ("CH",)),
-        ("t͡s", ("T", "S")),  # German z: the model has no ts
+        ("t͡s", ("CH",)),  # German z: the model has no ts; its nearest affricate
+        ("p͡f", ("P", "F")),  # German pf: two model phones
         ("aɪ", ("AY",)),
         ("tʲ", ("T",)),
         ("ð", ("DH",)),
@@ -105,22 +107,37 @@ def test_an_ipa_transcript_is_read_word_by_word() -> None:
 def test_phones_the_model_hears_alike_are_one_search_phone() -> None:
     # French "puis": y and i both map to IY; a glottal stop has no model phone.
     assert pronunciation(["p", "y", "i"]) == (("p", ("P",)), ("yi", ("IY",)))
-    assert spoken(pronunciation(["ʔ", "a", "t͡s"])) == ["AA", "T", "S"]
+    assert spoken(pronunciation(["ʔ", "a", "p͡f"])) == ["AA", "P", "F"]
 
 
 def test_model_phones_are_relabelled_in_ipa() -> None:
-    said = [pronunciation(["t͡s", "a"]), pronunciation(["v"])]
+    said = [pronunciation(["p͡f", "a"]), pronunciation(["v"])]
     found = [
-        PhoneTiming("T", 0.10, 0.13, 0),
-        PhoneTiming("S", 0.13, 0.20, 0),
+        PhoneTiming("P", 0.10, 0.13, 0),
+        PhoneTiming("F", 0.13, 0.20, 0),
         PhoneTiming("AA", 0.20, 0.30, 0),
         PhoneTiming("V", 0.30, 0.40, 1),
     ]
     assert [(p.phone, p.start, p.end) for p in relabel(found, said)] == [
-        ("t͡s", 0.10, 0.20),
+        ("p͡f", 0.10, 0.20),
         ("a", 0.20, 0.30),
         ("v", 0.30, 0.40),
     ]
+
+
+@pytest.mark.parametrize(
+    ("romanised", "phones"),
+    [
+        ("chit", ["t͡s", "i", "t̚"]),
+        ("khoann", ["kʰ", "w̃", "ã"]),  # nn: nasal vowel; oa: glide and vowel
+        ("pai", ["p", "ai"]),  # a diphthong is one phone (AY)
+        ("tng", ["t", "ŋ̍"]),  # syllabic ng
+        ("kah", ["k", "a", "ʔ"]),
+        ("tâi-oân", ["t", "ai", "w", "a", "n"]),  # tone marks off, syllables joined
+    ],
+)
+def test_southern_min_romanisation_is_read_as_ipa(romanised: str, phones: list[str]) -> None:
+    assert poj_phones(romanised) == phones
 
 
 def _pcm(path: Path) -> bytes:

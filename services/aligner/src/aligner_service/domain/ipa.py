@@ -10,6 +10,7 @@ the mapping of one phone onto one or more ARPAbet phones.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import cache
 
@@ -29,6 +30,8 @@ __all__ = [
 # transcriptions: the engine reads them as sounds instead of spelling.
 WORD_MARK = "/"
 
+# espeak-ng marks a word it reads in another language's voice: "(en)...(fr)".
+LANGUAGE_SWITCH = re.compile(r"\([a-z][a-z0-9-]*\)")
 TIES = {"\u0361", "\u035c"}  # t͡ʃ, t͜s: the next letter belongs to the same phone
 DROPPED = set("ˈˌ.|‖‿-_'") | set("˥˦˧˨˩0123456789")  # stress, syllables, tones: not phones
 # Modifier letters that are phones of their own, not marks on the previous one.
@@ -92,10 +95,12 @@ def espeak_units(line: str, keep_optional: bool = True) -> list[str]:
     marks as droppable ("ə-": French je, le, de) are left out unless kept: in running speech
     they are mostly not said, and the search gives every phone 30 ms at least."""
     units = []
+    line = LANGUAGE_SWITCH.sub("", line)
     for part in line.replace(" ", "_").split("_"):
         if part.endswith("-") and not keep_optional:
             continue
-        unit = "".join(c for c in part if c not in "ˈˌ-")  # stress marks are no phones
+        # Stress marks and tone numbers (Chinese voices) are no phones.
+        unit = "".join(c for c in part if c not in "ˈˌ-" and not c.isdigit())
         if unit:
             units.append(unit)
     if not units and not keep_optional:
@@ -218,7 +223,9 @@ SEQUENCES: dict[str, list[str]] = {
     "ɔɪ": ["OY"], "ɔʏ": ["OY"], "oɪ": ["OY"], "eɪ": ["EY"], "ei": ["EY"],
     "oʊ": ["OW"], "əʊ": ["OW"], "ou": ["OW"],
     "tʃ": ["CH"], "dʒ": ["JH"], "tɕ": ["CH"], "dʑ": ["JH"], "ʈʂ": ["CH"], "ɖʐ": ["JH"],
-    "ts": ["T", "S"], "dz": ["D", "Z"], "pf": ["P", "F"], "tθ": ["T", "TH"],
+    # The alveolar affricates are nearest the model's postalveolar ones by every feature but
+    # place (and T S would take twice the minimum time of one phone).
+    "ts": ["CH"], "dz": ["JH"], "pf": ["P", "F"], "tθ": ["T", "TH"],
     "ɚ": ["ER"], "ɝ": ["ER"], "ɜː": ["ER"],
     # Back fricatives: the model has no velar or uvular fricative, and by place alone
     # they would go to SH; their noise is nearest the model's HH, voiced ones its G.
