@@ -1,4 +1,3 @@
-
 """IPA segmentation and mapping onto the English model's phones; the espeak-phones engine
 on real non-English speech from the evaluation set."""
 
