@@ -141,7 +141,8 @@ def test_southern_min_romanisation_is_read_as_ipa(romanised: str, phones: list[s
 
 def _pcm(path: Path) -> bytes:
     with wave.open(str(path)) as source:
-        return source.readframes(source.getnframes())
+        pcm: bytes = source.readframes(source.getnframes())
+    return pcm
 
 
 @needs_espeak
