@@ -41,7 +41,8 @@ TIMEOUT_SECONDS = 60
 # phone to be searched for.
 FALLBACK = (("ə", ("AH",)),)
 
-FAST_FRAMES = 150  # frames a second of the second search: a phone lasts 20 ms at least
+# Frames a second of the second searches: a phone lasts 24, then 20 ms at least.
+FAST_FRAMES = (125, 150)
 
 SAMPLE_RATE = 16_000
 # Quiet noise either side of the audio for the second search: a recording cut right at
@@ -138,7 +139,7 @@ class EspeakPhonesEngine(PocketSphinxEngine):
         super().__init__(EspeakG2P(binary=binary))
         self._binary = found
         # Loaded now (a model load, 0.1-0.3 s), not when the first fast file comes.
-        self._fast = Decoder(lm=None, loglevel="FATAL", frate=FAST_FRAMES)
+        self._fast = {r: Decoder(lm=None, loglevel="FATAL", frate=r) for r in FAST_FRAMES}
         listed = subprocess.run(  # noqa: S603 (our own argv)
             [found, "--voices"], capture_output=True, text=True, check=True, timeout=30
         ).stdout.splitlines()[1:]
@@ -163,12 +164,7 @@ class EspeakPhonesEngine(PocketSphinxEngine):
         except EngineFailed:
             if min_words < len(words):  # a piece of a long file: its caller cuts again
                 raise
-            try:
-                output = self._fast_search(pcm16k, words, names, language)
-            except EngineFailed:
-                padded = PADDING + pcm16k + PADDING
-                output = self._fast_search(padded, words, names, language)
-                output = unpadded(output, len(pcm16k) / 2 / SAMPLE_RATE)
+            output = self._faster(pcm16k, words, names, language)
         output.phones = relabel(output.phones, pronunciations)
         return output
 
@@ -180,8 +176,22 @@ class EspeakPhonesEngine(PocketSphinxEngine):
         # search at FAST_FRAMES does; it would cost as much again (RTF).
         return self._search(self._decoder, pcm16k, words, min_words), self._decoder
 
-    def _fast_search(
+    def _faster(
         self, pcm16k: bytes, words: list[str], names: dict[str, str], language: str
+    ) -> EngineOutput:
+        """The searches at FAST_FRAMES, slowest first (the less a phone may shrink, the
+        nearer the model's own timing), the last on padded audio too."""
+        for rate in FAST_FRAMES:
+            try:
+                return self._fast_search(pcm16k, words, names, rate)
+            except EngineFailed:
+                continue
+        padded = PADDING + pcm16k + PADDING
+        output = self._fast_search(padded, words, names, FAST_FRAMES[-1])
+        return unpadded(output, len(pcm16k) / 2 / SAMPLE_RATE)
+
+    def _fast_search(
+        self, pcm16k: bytes, words: list[str], names: dict[str, str], rate: int
     ) -> EngineOutput:
         """Fast spontaneous speech that the search cannot fit at 100 frames a second (every
         phone lasts three frames at least, and other languages' fast function words are
@@ -189,7 +199,7 @@ class EspeakPhonesEngine(PocketSphinxEngine):
         20 ms. Its own small copy of the word and phone passes (times in that frame rate);
         the confidence is left out."""
         with self._lock:
-            decoder = self._fast
+            decoder = self._fast[rate]
             for name in {names[w] for w in words}:
                 if not decoder.lookup_word(name):
                     decoder.add_word(name, self._decoder.lookup_word(name), True)
@@ -198,10 +208,7 @@ class EspeakPhonesEngine(PocketSphinxEngine):
             segments = [s for s in (decoder.seg() or []) if s.word not in FILLERS]
             if len(segments) != len(words):
                 raise EngineFailed("the transcript could not be fitted to the audio")
-            timings = [
-                WordTiming(s.start_frame / FAST_FRAMES, (s.end_frame + 1) / FAST_FRAMES)
-                for s in segments
-            ]
+            timings = [WordTiming(s.start_frame / rate, (s.end_frame + 1) / rate) for s in segments]
             phones: list[PhoneTiming] = []
             try:
                 decoder.set_alignment()
@@ -210,8 +217,8 @@ class EspeakPhonesEngine(PocketSphinxEngine):
                 for entry in alignment.phones():
                     if entry.name in FILLERS:
                         continue
-                    start = entry.start / FAST_FRAMES
-                    end = (entry.start + entry.duration) / FAST_FRAMES
+                    start = entry.start / rate
+                    end = (entry.start + entry.duration) / rate
                     index = next(
                         (i for i, w in enumerate(timings) if w.start <= start < w.end), None
                     )
