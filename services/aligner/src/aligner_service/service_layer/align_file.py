@@ -105,8 +105,10 @@ class FileAligner:
         job_id: UUID,
         file: StoredFile,
         pronunciations: dict[str, list[str]] | None = None,
+        transcript_format: str = "text",
     ) -> tuple[TextReport, dict[str, str]]:
-        tokens = tokenize((await self._objects.get_bytes(file.text_key)).decode("utf-8"))
+        text = (await self._objects.get_bytes(file.text_key)).decode("utf-8")
+        tokens = ipa_tokens(text) if transcript_format == "ipa" else tokenize(text)
         words = await asyncio.to_thread(
             lexicon, engine, [t.key for t in tokens], pronunciations or {}
         )

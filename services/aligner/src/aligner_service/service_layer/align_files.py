@@ -188,9 +188,10 @@ class AlignFiles:
         progress: Callable[[float], Coroutine[Any, Any, None]],
     ) -> FileResult:
         pronunciations = await self._pronunciations(item)
+        transcript_format = str(item.options.get(TRANSCRIPT_FORMAT_OPTION) or "text")
         if item.options.get("validate"):
             report, keys = await self._aligner.validate(
-                engine, item.user_id, item.job_id, item.file, pronunciations
+                engine, item.user_id, item.job_id, item.file, pronunciations, transcript_format
             )
             return FileResult(
                 aligned=True,
@@ -207,7 +208,7 @@ class AlignFiles:
             item.file,
             progress,
             pronunciations=pronunciations,
-            transcript_format=str(item.options.get(TRANSCRIPT_FORMAT_OPTION) or "text"),
+            transcript_format=transcript_format,
         )
         return FileResult(
             aligned=True,
