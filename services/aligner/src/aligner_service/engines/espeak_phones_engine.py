@@ -61,6 +61,8 @@ PADDING = (
 # Languages espeak-ng has no voice for, read from their romanisation by rule instead.
 ROMANISED = ("nan",)  # Taiwanese Southern Min: Pe̍h-ōe-jī / Tâi-lô (domain/poj.py)
 
+SAID_KEPT = 100_000  # words whose espeak-ng phonemes are remembered (then forgotten at once)
+
 VOWELS = set("aeiouyàáâäèéêëìíîïòóôöùúûüýæøœ")
 
 Pronunciation = tuple[tuple[str, tuple[str, ...]], ...]  # (IPA phone, its model phones)
@@ -141,6 +143,7 @@ class EspeakPhonesEngine(PocketSphinxEngine):
             raise EngineUnavailable("espeak-ng is not installed on this worker")
         super().__init__(EspeakG2P(binary=binary))
         self._binary = found
+        self._said: dict[tuple[str, str], str] = {}  # (language, word) -> espeak-ng's line
         # Loaded now (a model load, 0.1-0.3 s), not when the first fast file comes.
         self._fast = {r: Decoder(lm=None, loglevel="FATAL", frate=r) for r in FAST_FRAMES}
         listed = subprocess.run(  # noqa: S603 (our own argv)
@@ -247,9 +250,12 @@ class EspeakPhonesEngine(PocketSphinxEngine):
         timings, phones = tighten_pause_edges(pcm16k, timings, phones)
         return EngineOutput(words=timings, phones=phones)
 
-    def pronounce(self, words: list[str], language: str) -> list[Pronunciation]:
+    def pronounce(
+        self, words: list[str], language: str, reduced: bool = False
+    ) -> list[Pronunciation]:
         """Each word's IPA phones with their model phones: IPA words as written, the others
-        as espeak-ng speaks them in the language."""
+        as espeak-ng speaks them in the language (``reduced``: without the vowels it marks
+        as droppable, French je, le, de, as fast speech says them)."""
         ipa: dict[str, list[str]] = {w: segment(w[1:-1]) for w in words if is_ipa_word(w)}
         # A lone consonant letter is an elided word (French l', d', c'; Italian l'): said as
         # the letter's sound, not as its name (espeak-ng says "c" as /se/).
@@ -258,13 +264,24 @@ class EspeakPhonesEngine(PocketSphinxEngine):
         if language.lower().split("-")[0] in ROMANISED:
             ipa |= {w: poj_phones(w) for w in spelt}
         else:
-            ipa |= self._espeak(spelt, language)
+            lines = self._espeak(spelt, language)
+            ipa |= {w: espeak_units(line, keep_optional=not reduced) for w, line in lines.items()}
         # A word espeak-ng could not say: its letters, read as IPA, are the best guess left.
         return [pronunciation(ipa.get(w) or segment(w)) for w in words]
 
-    def _espeak(self, words: list[str], language: str) -> dict[str, list[str]]:
+    def _espeak(self, words: list[str], language: str) -> dict[str, str]:
+        """espeak-ng's phonemes of each word (its --sep=_ line), remembered per language."""
+        said = {w: self._said[(language, w)] for w in words if (language, w) in self._said}
+        words = [w for w in words if w not in said]
         if not words:
-            return {}
+            return said
+        if len(self._said) > SAID_KEPT:
+            self._said.clear()
+        for word, line in self._ask_espeak(words, language).items():
+            self._said[(language, word)] = said[word] = line
+        return said
+
+    def _ask_espeak(self, words: list[str], language: str) -> dict[str, str]:
         # One call for all: one word a line, each its own sentence, so that words do not
         # run together (liaison) and each line is one word's phonemes.
         done = subprocess.run(  # noqa: S603 (our argv; the words go in on stdin)
@@ -281,9 +298,9 @@ class EspeakPhonesEngine(PocketSphinxEngine):
         if len(lines) != len(words):
             # Some word spoke as more than one sentence: ask word by word.
             return {w: p for w in words for p in [self._espeak_one(w, language)] if p}
-        return {w: espeak_units(line) for w, line in zip(words, lines, strict=True)}
+        return dict(zip(words, lines, strict=True))
 
-    def _espeak_one(self, word: str, language: str) -> list[str]:
+    def _espeak_one(self, word: str, language: str) -> str:
         done = subprocess.run(  # noqa: S603 (our argv; the word goes in on stdin)
             [self._binary, "-q", "--ipa", "--sep=_", "-v", language.lower()],
             input=f"{word}\n",
@@ -292,4 +309,4 @@ class EspeakPhonesEngine(PocketSphinxEngine):
             timeout=TIMEOUT_SECONDS,
             check=False,
         )
-        return espeak_units(" ".join(done.stdout.split())) if done.returncode == 0 else []
+        return " ".join(done.stdout.split()) if done.returncode == 0 else ""
