@@ -77,6 +77,9 @@ def test_engines_are_listed_with_what_they_do_and_how_well(
     assert timit["mean_error_ms"] == measured.mean_error_ms > 0
     assert timit["within_ms"]["50"] == measured.within_ms[50]
     assert timit["source"].startswith("docs/benchmarks.md")
+    phones = engines["espeak-phones"]
+    assert phones["available"] and phones["phones"] and {"de", "nan"} <= set(phones["languages"])
+    assert phones["accuracy"][0]["mean_error_ms"] == ACCURACY["espeak-phones"][0].mean_error_ms
     dtw = engines["tts-dtw"]
     assert dtw["available"] and not dtw["phones"] and "de" in dtw["languages"]
     if not engines.get("mfa", {}).get("available", True):  # MFA is not installed here
@@ -94,7 +97,8 @@ def test_languages_are_listed_without_a_token(
     assert languages["en"]["name"] == "English"
     assert {"pocketsphinx", "tts-dtw"} <= set(languages["en"]["engines"])
     assert languages["en"]["phones"] is True
-    assert languages["de"]["engines"] == ["tts-dtw"] and languages["de"]["phones"] is False
+    assert languages["de"]["engines"] == ["espeak-phones", "tts-dtw"]
+    assert languages["de"]["phones"] is True  # espeak-phones: the English model's phones
     assert listed.json()["count"] == len(languages) > 50
 
 
@@ -192,3 +196,44 @@ def test_before_any_aligner_is_heard_a_job_is_accepted_and_fails_later(
         lambda: usage(user)["audio_minutes_used"] == 0.0 and usage(user)["storage_bytes_used"] > 0,
         f"the refused job's minutes still count: {usage(user)}",
     )
+
+
+GERMAN = "emuwebapp_de/ichmalemitherrndunnerer"
+CZECH_IPA = "voxangeles/ces-004-011"
+
+
+@pytest.mark.skipif(not (EVAL / "emuwebapp_de").exists(), reason="the evaluation set is absent")
+def test_a_german_job_returns_words_and_ipa_phones(
+    stack: Stack, engines: dict[str, dict[str, Any]]
+) -> None:
+    user = new_user(stack)
+    response = submit(user, eval_pair(GERMAN), language="de")
+    assert response.status_code == 202, response.text
+    job = wait_for(user, response.json()["id"])
+    assert job["status"] == "COMPLETED", job
+    result = user.client.get(f"/alignment/{job['id']}/result", params={"format": "json"}).json()
+    assert result["engine"] == "espeak-phones"
+    assert [w["word"] for w in result["words"]] == ["ich", "male", "mit", "herrn", "dunnerer"]
+    assert {"m", "ɪ", "ç"} <= {p["phone"] for p in result["phones"]}  # noqa: RUF001 (IPA)
+
+
+@pytest.mark.skipif(not (EVAL / "voxangeles").exists(), reason="the evaluation set is absent")
+def test_an_ipa_transcript_is_aligned_phone_by_phone(
+    stack: Stack, engines: dict[str, dict[str, Any]]
+) -> None:
+    user = new_user(stack)
+    response = submit(user, eval_pair(CZECH_IPA), language="cs", transcript_format="ipa")
+    assert response.status_code == 202, response.text
+    assert response.json()["options"]["transcript_format"] == "ipa"
+    job = wait_for(user, response.json()["id"])
+    assert job["status"] == "COMPLETED", job
+    result = user.client.get(f"/alignment/{job['id']}/result", params={"format": "json"}).json()
+    assert [p["phone"] for p in result["phones"]] == ["v", "aː", "t͡ʃ", "ɛ", "k"]  # noqa: RUF001
+
+
+def test_an_unknown_transcript_format_is_422(
+    stack: Stack, engines: dict[str, dict[str, Any]]
+) -> None:
+    user = new_user(stack)
+    refused(submit(user, eval_pair(GOOD), transcript_format="sampa"), "invalid_submission")
+    nothing_left(stack, user)

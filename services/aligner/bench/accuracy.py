@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 (IPA letters are meant: they are the data)
 """Word and phone boundary accuracy of every available engine on the shared evaluation set.
 
     python services/aligner/bench/accuracy.py [--data ../shared/data/alignment-eval]
@@ -21,8 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aligner_service.domain.transcript import tokenize
+from aligner_service.domain.ipa import ipa_word, to_arpabet
+from aligner_service.domain.transcript import Token, tokenize
 from aligner_service.engines.base import Engine, EngineFailed, supports
+from aligner_service.engines.espeak_phones_engine import EspeakPhonesEngine
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.tts_dtw_engine import TtsDtwEngine
 from aligner_service.evaluation import (
@@ -39,17 +42,36 @@ from aligner_service.evaluation import (
 GOLD = ("timit", "praatio", "voxangeles", "sppas_nan")
 # The language of each set (VoxAngeles: by the file's prefix, ISO 639-3).
 LANGUAGES = {
-    "sppas_nan": "nan",
+    "sppas_nan": "nan",  # no espeak-ng voice: espeak-phones reads its romanisation by rule
     "sppas_fra_silver": "fr",
     "emuwebapp_de": "de",
     "voxangeles": "by-prefix",
 }
 ISO_639_3 = {"ces": "cs", "ell": "el", "eus": "eu"}
-IPA_SETS = {"voxangeles"}  # transcripts are IPA: measurable once IPA input exists
+IPA_SETS = {"voxangeles"}  # transcripts are IPA: read as a job with transcript_format=ipa
+IPA_ENGINES = {"espeak-phones"}  # the engines that read IPA words
+ENGLISH_SETS = {"timit", "praatio", "mfa_tests", "ljspeech", "librispeech"}
 ENGINES: dict[str, Callable[[], Engine]] = {
     "pocketsphinx": PocketSphinxEngine,
     "tts-dtw": TtsDtwEngine,
+    "espeak-phones": EspeakPhonesEngine,
 }
+# English has PocketSphinx's own dictionary: espeak-phones is measured where it is meant.
+NON_ENGLISH_ONLY = {"espeak-phones"}
+# The references' phone labels, where they are SAMPA (WebMAUS, SPPAS), as IPA; phones are
+# compared in the model's phone classes (each IPA phone's nearest ARPAbet phone), since
+# two transcribers rarely write a language's sounds with the same IPA letters.
+SAMPA_TO_IPA = {
+    "?": "ʔ", "I": "ɪ", "C": "ç", "a:": "aː", "a": "a", "6": "ɐ", "@": "ə", "E": "ɛ",
+    "E:": "ɛː", "e:": "eː", "e": "e", "i:": "iː", "i": "i", "o:": "oː", "o": "o", "O": "ɔ",
+    "u:": "uː", "u": "u", "U": "ʊ", "y:": "yː", "y": "y", "Y": "ʏ", "2:": "øː", "2": "ø",
+    "9": "œ", "aI": "aɪ", "aU": "aʊ", "OY": "ɔʏ", "N": "ŋ", "S": "ʃ", "Z": "ʒ", "x": "x",
+    "R": "ʁ", "r": "ʁ", "H": "ɥ", "J": "ɲ", "j": "j", "w": "w", "E~": "ɛ̃", "O~": "ɔ̃",
+    "A~": "ɑ̃", "a~": "ɑ̃", "9~": "œ̃", "A": "ɑ", "ts": "ts", "pf": "pf", "tS": "tʃ",
+    "dZ": "dʒ", "g": "ɡ", "Q": "ɒ", "V": "ʌ", "T": "θ", "D": "ð",
+}  # fmt: skip
+SAMPA_SETS = {"emuwebapp_de", "sppas_fra_silver"}
+NOT_PHONES = {"fp", "gb", "lg", "dummy", "sil", "#", "<p:>", "@@", "+", "*"}
 # Synthetic speech with known boundaries for languages without a real reference here:
 # each word spoken alone by espeak-ng in another voice and pace, joined with pauses.
 SYNTHETIC = {
@@ -127,6 +149,33 @@ def count(
         hits[i] += n
 
 
+def model_class(phone: str) -> str:
+    """A phone's nearest model phone: the class two phone sets are compared in."""
+    arpabet = to_arpabet(phone)
+    return arpabet[0] if arpabet else phone
+
+
+def comparable_phones(folder: Path, path: Path) -> list[tuple[str, float, float]]:
+    """The reference's phones in the model's phone classes (glottal stops and fillers out)."""
+    phones = []
+    for p in json.loads(path.read_text()):
+        label = p["phone"]
+        if label in NOT_PHONES:
+            continue
+        ipa = SAMPA_TO_IPA.get(label, label) if folder.name in SAMPA_SETS else label
+        if to_arpabet(ipa):
+            phones.append((model_class(ipa), p["start"], p["end"]))
+    return phones
+
+
+def transcript_tokens(folder: Path, text: str) -> list[Token]:
+    """IPA transcripts as a job with transcript_format=ipa reads them (words between spaces,
+    marked as IPA); others as the service tokenizes them."""
+    if folder.name in IPA_SETS:
+        return [Token(w, ipa_word(w)) for w in text.split()]
+    return tokenize(text)
+
+
 def run(engine: Engine, folder: Path, tally: Tally) -> None:
     for wav_path in sorted(folder.glob("*.wav")):
         language = language_of(folder, wav_path)
@@ -136,7 +185,7 @@ def run(engine: Engine, folder: Path, tally: Tally) -> None:
         with wave.open(str(wav_path)) as source:
             pcm = source.readframes(source.getnframes())
             duration = source.getnframes() / source.getframerate()
-        tokens = tokenize(base.with_suffix(".txt").read_text(encoding="utf-8"))
+        tokens = transcript_tokens(folder, base.with_suffix(".txt").read_text(encoding="utf-8"))
         engine.learn([t.key for t in tokens])  # as the service does: guess what is missing
         known = [t for t in tokens if engine.knows(t.key)]
         reference = json.loads(Path(f"{base}.words.json").read_text())
@@ -154,7 +203,10 @@ def run(engine: Engine, folder: Path, tally: Tally) -> None:
         finally:
             tally.seconds_spent += time.perf_counter() - started
             tally.cpu_spent += time.process_time() - cpu_started
-        got = [(t.key, w.start, w.end) for t, w in zip(known, output.words, strict=True)]
+        got = [
+            (reference_key(t.text) if folder.name in IPA_SETS else t.key, w.start, w.end)
+            for t, w in zip(known, output.words, strict=True)
+        ]
         errors, matched = boundaries(got, want)
         tally.word_errors += errors
         tally.words_matched += matched
@@ -163,6 +215,11 @@ def run(engine: Engine, folder: Path, tally: Tally) -> None:
         if folder.name == "timit" and phones_path.exists() and output.phones:
             got_phones = [(p.phone.lower(), p.start, p.end) for p in output.phones]
             want_phones = reference_phones(phones_path)
+            tally.phone_errors += boundaries(got_phones, want_phones)[0]
+            count(tally.phone_hits, got_phones, want_phones)
+        elif phones_path.exists() and output.phones and folder.name not in ENGLISH_SETS:
+            got_phones = [(model_class(p.phone), p.start, p.end) for p in output.phones]
+            want_phones = comparable_phones(folder, phones_path)
             tally.phone_errors += boundaries(got_phones, want_phones)[0]
             count(tally.phone_hits, got_phones, want_phones)
 
@@ -185,23 +242,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     default = Path(__file__).resolve().parents[4] / "shared" / "data" / "alignment-eval"
     parser.add_argument("--data", type=Path, default=default)
+    parser.add_argument("--engines", nargs="*", default=list(ENGINES), choices=list(ENGINES))
+    parser.add_argument("--sets", nargs="*", help="only these folders (default: all)")
     args = parser.parse_args()
-    for name, factory in ENGINES.items():
+    for name in args.engines:
+        factory = ENGINES[name]
         started = time.perf_counter()
         engine = factory()
         startup = time.perf_counter() - started
         print(f"engine {name}: start-up {startup:.2f} s")
-        if name == "tts-dtw":
+        if name == "tts-dtw" and not args.sets:
             run_synthetic(engine)
         for group in ("gold", "silver"):
             folders = sorted(
                 f
                 for f in args.data.iterdir()
-                if f.is_dir() and ((f.name in GOLD) == (group == "gold"))
+                if f.is_dir()
+                and ((f.name in GOLD) == (group == "gold"))
+                and (not args.sets or f.name in args.sets)
+                and not (name in NON_ENGLISH_ONLY and f.name in ENGLISH_SETS)
             )
             for folder in folders:
-                if folder.name in IPA_SETS:
-                    print(f"  [{group}] {folder.name:12} IPA transcripts: not measured yet")
+                if folder.name in IPA_SETS and name not in IPA_ENGINES:
+                    print(
+                        f"  [{group}] {folder.name:12} IPA transcripts: this engine reads spelling"
+                    )
                     continue
                 tally = Tally()
                 run(engine, folder, tally)
@@ -222,10 +287,10 @@ def main() -> None:
                 print(f"      words:  {describe(tally.word_errors, words_f1)}")
                 if tally.phone_errors:
                     phones_f1 = boundary_f1(*tally.phone_hits)
-                    print(
-                        f"      phones: {describe(tally.phone_errors, phones_f1)}"
-                        " (TIMIT 39-phone set)"
+                    phone_set = (
+                        "TIMIT 39-phone set" if folder.name == "timit" else "in model phone classes"
                     )
+                    print(f"      phones: {describe(tally.phone_errors, phones_f1)} ({phone_set})")
                 if tally.failed:
                     damaged = sum("damaged" in f for f in tally.failed)
                     print(f"      failed: {len(tally.failed)}, of which {damaged} damaged input:")

@@ -21,6 +21,8 @@ from contracts.ingest import PairIngestQueued
 from contracts.jobs import (
     DICTIONARY_WORDS_OPTION,
     PRONUNCIATIONS_OPTION,
+    TRANSCRIPT_FORMAT_OPTION,
+    TRANSCRIPT_FORMATS,
     VALIDATE_OPTION,
     JobCancelled,
     JobSubmitted,
@@ -59,6 +61,8 @@ __all__ = [
     "DICTIONARY_WORDS_OPTION",
     "EVENTS_EXCHANGE",
     "PRONUNCIATIONS_OPTION",
+    "TRANSCRIPT_FORMATS",
+    "TRANSCRIPT_FORMAT_OPTION",
     "VALIDATE_OPTION",
     "AccuracyFigure",
     "AlignmentDone",

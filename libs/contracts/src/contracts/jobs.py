@@ -13,6 +13,8 @@ from contracts.strings import EngineName, FileName, LanguageCode, ObjectKey
 __all__ = [
     "DICTIONARY_WORDS_OPTION",
     "PRONUNCIATIONS_OPTION",
+    "TRANSCRIPT_FORMATS",
+    "TRANSCRIPT_FORMAT_OPTION",
     "VALIDATE_OPTION",
     "JobCancelled",
     "JobSubmitted",
@@ -32,6 +34,11 @@ DICTIONARY_WORDS_OPTION = "dictionary_words"
 # part; they extend or override the engine's dictionary for this job only. Carried with the
 # job's options through storage to the aligner, which keeps them once per job.
 PRONUNCIATIONS_OPTION = "pronunciations"
+
+# options[TRANSCRIPT_FORMAT_OPTION]: "text" (the default) or "ipa": the transcripts are IPA,
+# words separated by white space (read by the espeak-phones engine).
+TRANSCRIPT_FORMAT_OPTION = "transcript_format"
+TRANSCRIPT_FORMATS = ("text", "ipa")
 
 
 class SubmittedPair(BaseModel):

@@ -12,6 +12,7 @@ from pathlib import Path
 from aligner_service.adapters.announcements import announcement_publisher
 from aligner_service.engines.base import Engine
 from aligner_service.engines.child_process import ChildProcessEngine
+from aligner_service.engines.espeak_phones_engine import EspeakPhonesEngine
 from aligner_service.engines.long_audio import LongAudioAligner
 from aligner_service.engines.mfa_engine import MfaEngine
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
@@ -40,6 +41,8 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
         "pocketsphinx": lambda: ChildProcessEngine(PocketSphinxEngine),
         "mfa": partial(MfaEngine, settings.mfa_command),
         "tts-dtw": TtsDtwEngine,
+        # The English model's search too: a process of its own, as PocketSphinx's.
+        "espeak-phones": lambda: ChildProcessEngine(EspeakPhonesEngine),
     }
     engines = EngineRegistry(factories, settings.default_engine)
 

@@ -93,3 +93,15 @@ async def test_the_announcer_publishes_an_envelope() -> None:
     await announcer.announce()
     assert sent[0].routing_key == "aligner.engines-announced.v1"
     assert sent[0].payload.worker == "aligner-1" and sent[0].payload.every_seconds == 30
+
+
+def test_a_language_the_default_does_not_speak_gets_the_engine_measured_best() -> None:
+    factories: dict[str, Callable[[], Engine]] = {
+        "pocketsphinx": lambda: FakeEngine("pocketsphinx", ("en",), True),
+        "tts-dtw": lambda: FakeEngine("tts-dtw", ("de", "nan-x"), False),
+        "espeak-phones": lambda: FakeEngine("espeak-phones", ("de",), True),
+    }
+    engines = EngineRegistry(factories, "pocketsphinx")
+    assert engines.get(None, "en").name == "pocketsphinx"
+    assert engines.get(None, "de").name == "espeak-phones"
+    assert engines.get(None, "nan-x").name == "tts-dtw"

@@ -18,6 +18,7 @@ from aligner_service.domain.runs import FileResult, FileState, JobRun, JobState
 from aligner_service.engines.base import EngineFailed, EngineUnavailable
 from aligner_service.service_layer.align_files import AlignFiles
 from contracts import (
+    TRANSCRIPT_FORMAT_OPTION,
     AlignmentDone,
     AlignmentOutcome,
     AlignmentStarted,
@@ -226,8 +227,10 @@ class FakeEngine:
 class FakeEngines:
     def __init__(self, refuse: bool = False) -> None:
         self.refuse = refuse
+        self.asked: list[str | None] = []
 
     def get(self, engine: str | None, language: str | None) -> FakeEngine:
+        self.asked.append(engine)
         if self.refuse:
             raise EngineUnavailable("no engine for this language")
         return FakeEngine()
@@ -239,6 +242,7 @@ class FakeAligner:
     def __init__(self, behaviour: Callable[[int], Coroutine[Any, Any, None]]) -> None:
         self.behaviour = behaviour
         self.calls: list[int] = []
+        self.formats: list[str] = []
 
     async def align(
         self,
@@ -249,8 +253,10 @@ class FakeAligner:
         file: StoredFile,
         _: Any,
         pronunciations: dict[str, list[str]] | None = None,
+        transcript_format: str = "text",
     ) -> tuple[Any, dict[str, str]]:
         self.calls.append(file.index)
+        self.formats.append(transcript_format)
         await self.behaviour(file.index)
 
         @dataclass
@@ -280,8 +286,9 @@ class Harness:
         self.runs = FakeRuns()
         self.outbox: list[tuple[Event, int | None]] = []
         self.aligner = FakeAligner(behaviour)
+        self.engines = FakeEngines(refuse)
         self.files = AlignFiles(
-            cast(Any, FakeEngines(refuse)),
+            cast(Any, self.engines),
             cast(Any, self.aligner),
             lambda: cast(UnitOfWork, FakeUnitOfWork(self.outbox)),
             max_attempts=2,
@@ -448,3 +455,15 @@ async def test_a_job_no_engine_speaks_fails_at_planning() -> None:
     assert harness.queued() == []
     [done] = harness.done()
     assert done.status is AlignmentOutcome.FAILED
+
+
+async def test_an_ipa_job_is_read_as_ipa_by_the_engine_that_reads_sounds() -> None:
+    harness = Harness()
+    job = stored_job(1).model_copy(
+        update={"language": "cs", "options": {TRANSCRIPT_FORMAT_OPTION: "ipa"}}
+    )
+    await harness.plan(job)
+    [item] = harness.queued()
+    await harness.files.align(item)
+    assert harness.engines.asked[-1] == "espeak-phones"
+    assert harness.aligner.formats == ["ipa"]

@@ -72,6 +72,41 @@ ACCURACY: dict[str, list[AccuracyFigure]] = {
         _figure("synthetic French (14 words)", 49.7, 21.8, {10: 36, 25: 54, 50: 75, 100: 82}),
         _figure("synthetic Spanish (15 words)", 51.3, 16.3, {10: 37, 25: 60, 50: 70, 100: 77}),
     ],
+    # The English model with espeak-ng's pronunciations mapped onto its phones; measured on
+    # the non-English sets only (English has PocketSphinx's own dictionary).
+    "espeak-phones": [
+        _figure(
+            "Czech, Greek, Basque isolated words, VoxAngeles (gold, 15 files, IPA transcripts)",
+            20.9,
+            10.0,
+            {10: 40, 20: 60, 25: 67, 50: 90, 100: 100},
+        ),
+        _figure(
+            "Czech, Greek, Basque isolated words, VoxAngeles (gold, 15 files, IPA transcripts)",
+            14.9,
+            10.0,
+            {10: 35, 20: 73, 25: 84, 50: 94, 100: 100},
+            measure="phone boundaries (in the model's phone classes)",
+        ),
+        _figure(
+            "German, EMU-webApp (silver, 1 file)",
+            15.0,
+            10.0,
+            {10: 40, 20: 80, 25: 90, 50: 90, 100: 100},
+        ),
+        _figure(
+            "French, SPPAS spontaneous (silver, 3 files)",
+            32.7,
+            20.0,
+            {10: 34, 20: 48, 25: 59, 50: 80, 100: 93},
+        ),
+        _figure(
+            "Taiwanese Southern Min, SPPAS (gold, 2 of 3 files aligned)",
+            35.7,
+            26.1,
+            {10: 22, 20: 47, 25: 48, 50: 83, 100: 92},
+        ),
+    ],
     # Montreal Forced Aligner: not measured on this platform (no MFA on the bench machine).
 }
 

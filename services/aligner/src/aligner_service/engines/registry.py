@@ -8,7 +8,12 @@ from dataclasses import dataclass
 
 from aligner_service.engines.base import Engine, EngineUnavailable, supports
 
-__all__ = ["EngineRegistry", "EngineState"]
+__all__ = ["PREFERRED", "EngineRegistry", "EngineState"]
+
+# For a language the default engine does not speak: the engines in the order they measured
+# on the non-English sets (docs/benchmarks.md: espeak-phones 15-21 ms mean on German,
+# Czech, Greek and Basque where TTS + DTW gave 31-70 ms).
+PREFERRED = ("espeak-phones", "tts-dtw")
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,10 @@ class EngineRegistry:
         return engine
 
     def _default_for(self, language: str) -> str:
-        """The default engine if it speaks the language, else the first that does."""
-        for name in (self._default, *sorted(self._factories)):
+        """The default engine if it speaks the language, else the one measured best of those
+        that do (PREFERRED), else the first that does."""
+        preferred = [name for name in PREFERRED if name in self._factories]
+        for name in (self._default, *preferred, *sorted(self._factories)):
             try:
                 if supports(self.get(name, None), language):
                     return name

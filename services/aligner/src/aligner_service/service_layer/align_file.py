@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from aligner_service.adapters.textgrid import to_textgrid
+from aligner_service.domain.ipa import ipa_tokens
 from aligner_service.domain.quality import assess
 from aligner_service.domain.transcript import Token, tokenize
 from aligner_service.engines.base import DefinesWords, Engine, EngineFailed
@@ -104,8 +105,10 @@ class FileAligner:
         job_id: UUID,
         file: StoredFile,
         pronunciations: dict[str, list[str]] | None = None,
+        transcript_format: str = "text",
     ) -> tuple[TextReport, dict[str, str]]:
-        tokens = tokenize((await self._objects.get_bytes(file.text_key)).decode("utf-8"))
+        text = (await self._objects.get_bytes(file.text_key)).decode("utf-8")
+        tokens = ipa_tokens(text) if transcript_format == "ipa" else tokenize(text)
         words = await asyncio.to_thread(
             lexicon, engine, [t.key for t in tokens], pronunciations or {}
         )
@@ -139,9 +142,12 @@ class FileAligner:
         file: StoredFile,
         progress: Callable[[float], Coroutine[Any, Any, None]] | None = None,
         pronunciations: dict[str, list[str]] | None = None,
+        transcript_format: str = "text",
     ) -> tuple[AlignmentResult, dict[str, str]]:
-        """``pronunciations``: the job's own, which extend or override the engine's."""
-        tokens = tokenize((await self._objects.get_bytes(file.text_key)).decode("utf-8"))
+        """``pronunciations``: the job's own, which extend or override the engine's;
+        ``transcript_format`` "ipa": the transcript is IPA words (espeak-phones reads them)."""
+        text = (await self._objects.get_bytes(file.text_key)).decode("utf-8")
+        tokens = ipa_tokens(text) if transcript_format == "ipa" else tokenize(text)
         words = await asyncio.to_thread(
             lexicon, engine, [t.key for t in tokens], pronunciations or {}
         )

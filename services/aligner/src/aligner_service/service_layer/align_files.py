@@ -17,6 +17,7 @@ from aligner_service.service_layer.align_file import FileAligner
 from contracts import (
     DICTIONARY_WORDS_OPTION,
     PRONUNCIATIONS_OPTION,
+    TRANSCRIPT_FORMAT_OPTION,
     Envelope,
     FileAlignmentQueued,
     FilesStored,
@@ -31,6 +32,7 @@ __all__ = ["AlignFiles", "RunsOf", "work_items"]
 log = get_logger(__name__)
 
 RunsOf = Callable[[UnitOfWork], JobRuns]
+IPA_ENGINE = "espeak-phones"
 
 
 def work_items(job: FilesStored, priority: int | None = None) -> list[FileAlignmentQueued]:
@@ -167,8 +169,10 @@ class AlignFiles:
     ) -> FileResult:
         """Engine refusals fail the file; any other error is raised (the delivery is
         retried, and the next delivery is the file's next attempt)."""
+        # IPA words are read by the engine that reads sounds, whatever the language's default.
+        ipa = item.options.get(TRANSCRIPT_FORMAT_OPTION) == "ipa"
         try:
-            engine = self._engines.get(item.engine, item.language)
+            engine = self._engines.get(item.engine or (IPA_ENGINE if ipa else None), item.language)
         except EngineUnavailable as exc:
             return FileResult(aligned=False, error=str(exc))
         try:
@@ -184,9 +188,10 @@ class AlignFiles:
         progress: Callable[[float], Coroutine[Any, Any, None]],
     ) -> FileResult:
         pronunciations = await self._pronunciations(item)
+        transcript_format = str(item.options.get(TRANSCRIPT_FORMAT_OPTION) or "text")
         if item.options.get("validate"):
             report, keys = await self._aligner.validate(
-                engine, item.user_id, item.job_id, item.file, pronunciations
+                engine, item.user_id, item.job_id, item.file, pronunciations, transcript_format
             )
             return FileResult(
                 aligned=True,
@@ -203,6 +208,7 @@ class AlignFiles:
             item.file,
             progress,
             pronunciations=pronunciations,
+            transcript_format=transcript_format,
         )
         return FileResult(
             aligned=True,

@@ -74,6 +74,12 @@ UPLOAD_SCHEMA = {
                         "engine": {"type": "string"},
                         "output": {"type": "string"},
                         "validate": {"type": "boolean", "description": "check texts only"},
+                        "transcript_format": {
+                            "type": "string",
+                            "enum": ["text", "ipa"],
+                            "default": "text",
+                            "description": "ipa: transcripts are IPA words separated by spaces",
+                        },
                         "callback_url": {
                             "type": "string",
                             "description": "a webhook for this job alone (its secret is in "

@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from contracts import (
     DICTIONARY_WORDS_OPTION,
     PRONUNCIATIONS_OPTION,
+    TRANSCRIPT_FORMAT_OPTION,
+    TRANSCRIPT_FORMATS,
     JobCancelled,
     JobSubmitted,
     SubmittedPair,
@@ -37,7 +39,7 @@ __all__ = ["InvalidSubmission", "Submissions", "job_dictionary"]
 
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})?$")
 ENGINE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-OPTION_FIELDS = ("output",)
+OPTION_FIELDS = ("output", TRANSCRIPT_FORMAT_OPTION)
 
 
 class InvalidSubmission(DomainError):
@@ -127,6 +129,9 @@ class Submissions:
         if check_engines is not None:
             await check_engines(language, engine)
         options: dict[str, Any] = {k: fields[k] for k in OPTION_FIELDS if fields.get(k)}
+        if fields.get(TRANSCRIPT_FORMAT_OPTION, "text") not in TRANSCRIPT_FORMATS:
+            formats = ", ".join(TRANSCRIPT_FORMATS)
+            raise InvalidSubmission(f"transcript_format must be one of {formats}")
         validate = fields.get("validate", "").lower()
         if validate not in {"", "true", "false", "1", "0"}:
             raise InvalidSubmission("validate must be true or false")
