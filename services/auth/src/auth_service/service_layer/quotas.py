@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.adapters.charges import AudioCharges
@@ -61,7 +62,7 @@ class Quotas:
             # snapshot of this transaction's first read, taken before the lock, and two
             # racing uploads could both get the last free bytes.
             await uow.session.connection(execution_options={"isolation_level": "READ COMMITTED"})
-            await self._lock_usage(uow.session, request.user_id)
+            await self._lock_usage(uow.session, request.user_id, read_committed=True)
             report = await self._report(uow.session, request.user_id)
             limits = report.limits
             if request.largest_file_bytes > limits.max_file_bytes:
@@ -195,22 +196,32 @@ class Quotas:
 
     async def _reserved(self, session: AsyncSession, user_id: UUID) -> int:
         """Bytes held for uploads not yet stored (a reservation left by a crash expires)."""
-        since = utc_naive_now() - RESERVATION_LIFETIME
-        reserved = (
-            await session.execute(
-                select(func.coalesce(func.sum(reservations.c.bytes), 0))
-                .where(reservations.c.user_id == user_id)
-                .where(reservations.c.created_at > since)
-            )
-        ).scalar_one()
-        return int(reserved)
+        return int((await session.execute(self._reserved_query(user_id))).scalar_one())
 
-    async def _lock_usage(self, session: AsyncSession, user_id: UUID) -> None:
+    @staticmethod
+    def _reserved_query(user_id: UUID) -> Select[Any]:
+        since = utc_naive_now() - RESERVATION_LIFETIME
+        return (
+            select(func.coalesce(func.sum(reservations.c.bytes), 0))
+            .where(reservations.c.user_id == user_id)
+            .where(reservations.c.created_at > since)
+        )
+
+    async def _lock_usage(
+        self, session: AsyncSession, user_id: UUID, *, read_committed: bool = False
+    ) -> None:
         """Lock the user's usage row until commit (made if missing, rolled over to this
         month). The lock comes before any write: two reservations that each took a shared
-        lock first (INSERT IGNORE on an existing row) and then wrote would deadlock."""
+        lock first (INSERT IGNORE on an existing row) and then wrote would deadlock.
+        ``read_committed``: the transaction is, so a locking read of a missing row takes no
+        gap lock, and the usual case (the row is there) costs one read, not two."""
         month = _month(utc_naive_now())
         row_of_user = select(usage.c.month).where(usage.c.user_id == user_id)
+        if read_committed:
+            locked = (await session.execute(row_of_user.with_for_update())).first()
+            if locked is not None:
+                await self._roll_over(session, user_id, locked.month, month)
+                return
         if (await session.execute(row_of_user)).first() is None:  # a read that locks nothing
             exists = select(users.c.id).where(users.c.id == user_id)
             if (await session.execute(exists)).first() is None:
@@ -219,7 +230,11 @@ class Quotas:
                 insert(usage).prefix_with("IGNORE").values(user_id=user_id, month=month)
             )
         row = (await session.execute(row_of_user.with_for_update())).one()
-        if row.month != month:
+        await self._roll_over(session, user_id, row.month, month)
+
+    @staticmethod
+    async def _roll_over(session: AsyncSession, user_id: UUID, held: str, month: str) -> None:
+        if held != month:
             await session.execute(
                 update(usage)
                 .where(usage.c.user_id == user_id)
@@ -234,6 +249,7 @@ class Quotas:
                 func.coalesce(usage.c.storage_bytes, 0).label("used_bytes"),
                 usage.c.month.label("usage_month"),
                 func.coalesce(usage.c.audio_seconds_month, 0).label("audio_seconds_month"),
+                self._reserved_query(user_id).scalar_subquery().label("reserved_bytes"),
                 subscription_types,
             )
             .select_from(users)
@@ -244,8 +260,8 @@ class Quotas:
         row = (await session.execute(query)).first()
         if row is None:
             raise UserNotFound("this account does not exist (any more)")
-        reserved = await self._reserved(session, user_id)
         plan = row._mapping
+        reserved = int(plan["reserved_bytes"])
         return QuotaReport(
             limits=PlanLimits(
                 subscription=plan["name"],
