@@ -387,6 +387,31 @@ async def test_a_lost_connection_mid_file_costs_no_attempt() -> None:
     assert len(harness.done()) == 1
 
 
+async def test_a_lost_connection_while_the_result_is_recorded_costs_no_attempt() -> None:
+    harness = Harness()
+    job = stored_job(1)
+    await harness.plan(job)
+    [item] = harness.queued()
+    runs, reads = harness.runs, [0]
+    real_get = runs.get
+
+    async def cut_at_the_second_read(job_id: UUID, *, lock: bool = True) -> JobRun | None:
+        reads[0] += 1
+        if reads[0] == 2:  # the finish's read: the file aligned, its result not recorded
+            raise asyncio.CancelledError
+        return await real_get(job_id, lock=lock)
+
+    runs.get = cut_at_the_second_read  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await harness.files.align(item)
+    run = await real_get(job.job_id)
+    assert run is not None and (run.files[0].attempts, run.files[0].state) == (0, "PENDING")
+    await harness.files.align(item)  # redelivered
+    run = await real_get(job.job_id)
+    assert run is not None and (run.files[0].attempts, run.files[0].state) == (1, "ALIGNED")
+    assert len(harness.done()) == 1
+
+
 async def test_an_error_is_retried_once_then_the_file_fails_alone() -> None:
     async def broken_first(index: int) -> None:
         if index == 0:

@@ -114,36 +114,40 @@ class AlignFiles:
         replica that records the job's last file publishes AlignmentDone."""
         item, delivery_id = envelope.payload, str(envelope.event_id)
         file_id = item.file.corpus_file_id
-        async with self._uow() as uow:
-            run = await self._runs(uow).get(item.job_id)
-            if run is None:
-                log.warning("file.unplanned", file_id=str(file_id))
-                return
-            attempt = run.start(
-                file_id,
-                delivery_id,
-                self._worker,
-                self._max_attempts,
-                utc_naive_now(),
-                resumed=delivery is not None and delivery.resumed,
-            )
-            await self._save(run, uow, envelope.correlation_id)
-        if attempt is None:
-            log.info("file.skipped", file_id=str(file_id), reason="final, cancelled or owned")
-            return
+        attempt: int | None = None
+        # A broker blip cancels this task wherever it is: once the attempt may have been
+        # recorded (from the start's commit to the finish's), it is taken back.
         try:
+            async with self._uow() as uow:
+                run = await self._runs(uow).get(item.job_id)
+                if run is None:
+                    log.warning("file.unplanned", file_id=str(file_id))
+                    return
+                attempt = run.start(
+                    file_id,
+                    delivery_id,
+                    self._worker,
+                    self._max_attempts,
+                    utc_naive_now(),
+                    resumed=delivery is not None and delivery.resumed,
+                )
+                await self._save(run, uow, envelope.correlation_id)
+            if attempt is None:
+                log.info("file.skipped", file_id=str(file_id), reason="final, cancelled or owned")
+                return
             result = await self._align_one(item, self._reporter(envelope))
+            async with self._uow() as uow:
+                run = await self._runs(uow).get(item.job_id)
+                assert run is not None
+                if not run.finish(file_id, delivery_id, result, utc_naive_now()):
+                    log.info("file.result_dropped", file_id=str(file_id))
+                    return
+                await self._save(run, uow, envelope.correlation_id)
         except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError) or is_unavailable(exc):
+            cut_short = isinstance(exc, asyncio.CancelledError) or is_unavailable(exc)
+            if attempt is not None and cut_short:
                 await asyncio.shield(self._interrupted(envelope, attempt))
             raise
-        async with self._uow() as uow:
-            run = await self._runs(uow).get(item.job_id)
-            assert run is not None
-            if not run.finish(file_id, delivery_id, result, utc_naive_now()):
-                log.info("file.result_dropped", file_id=str(file_id))
-                return
-            await self._save(run, uow, envelope.correlation_id)
         log.info("file.aligned" if result.aligned else "file.failed", file_id=str(file_id))
 
     async def cancel(self, event: JobCancelled, uow: UnitOfWork) -> None:

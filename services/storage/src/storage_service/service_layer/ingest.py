@@ -100,36 +100,44 @@ class Ingest:
         replica that records the job's last pair publishes the job's answer."""
         item = envelope.payload
         file_id = item.pair.file_id
-        async with self._uow() as uow:
-            run = await self._runs(uow).get(item.job_id)
-            if run is None:  # the user was deleted meanwhile (the plan came with the item)
-                log.info("pair.skipped", file_id=str(file_id), reason="no such job any more")
-                return
-            if run.pair(file_id).final:
-                log.info("pair.skipped", file_id=str(file_id), reason="final already")
-                return
-            attempt = run.start(
-                file_id,
-                self._worker,
-                self._max_attempts,
-                utc_naive_now(),
-                resumed=delivery is not None and delivery.resumed,
-            )
-            await self._save(run, uow, envelope)
-        if attempt is None:
-            log.info("pair.skipped", file_id=str(file_id), reason="cancelled, given up or running")
-            return
+        attempt: int | None = None
+        # A broker blip cancels this task wherever it is: once the attempt may have been
+        # recorded (from the start's commit to the outcome's), it is taken back.
         try:
-            outcome = await self._store_one(item)
-        except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError) or is_unavailable(exc):
-                await asyncio.shield(self._interrupted(envelope, attempt))
-                raise
-            if isinstance(exc, Exception) and not await self._failed(envelope, attempt):
+            async with self._uow() as uow:
+                run = await self._runs(uow).get(item.job_id)
+                if run is None:  # the user was deleted meanwhile (the plan came with the item)
+                    log.info("pair.skipped", file_id=str(file_id), reason="no such job any more")
+                    return
+                if run.pair(file_id).final:
+                    log.info("pair.skipped", file_id=str(file_id), reason="final already")
+                    return
+                attempt = run.start(
+                    file_id,
+                    self._worker,
+                    self._max_attempts,
+                    utc_naive_now(),
+                    resumed=delivery is not None and delivery.resumed,
+                )
+                await self._save(run, uow, envelope)
+            if attempt is None:
+                log.info(
+                    "pair.skipped", file_id=str(file_id), reason="cancelled, given up or running"
+                )
+                return
+            try:
+                outcome = await self._store_one(item)
+            except Exception as exc:
+                if is_unavailable(exc) or await self._failed(envelope, attempt):
+                    raise
                 log.exception("pair.failed", attempt=attempt, retried=False, file_id=str(file_id))
                 return
+            await self._record(envelope, outcome)
+        except BaseException as exc:
+            cut_short = isinstance(exc, asyncio.CancelledError) or is_unavailable(exc)
+            if attempt is not None and cut_short:
+                await asyncio.shield(self._interrupted(envelope, attempt))
             raise
-        await self._record(envelope, outcome)
 
     async def cancel(self, envelope: Envelope[JobCancelled], uow: UnitOfWork) -> None:
         """The owner deleted the job: a JobSubmitted not yet planned is refused when it
