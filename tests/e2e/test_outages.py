@@ -19,7 +19,15 @@ import pytest
 from devstack import Stack
 from devstack.faults import CuttableProxy
 from devstack.testing import Infrastructure, isolated_stack_config, running_stack
-from tests.e2e.helpers import EVAL, eval_pair, new_user, query, submit, wait_for
+from tests.e2e.helpers import (
+    EVAL,
+    eval_pair,
+    new_user,
+    object_keys,
+    query,
+    submit,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -272,8 +280,15 @@ def test_with_auth_down_what_needs_it_answers_503_within_3_s(outages: Outages) -
     done = submit(user, one_pair())
     assert done.status_code == 202, done.text
     job_id = done.json()["id"]
+    key = user.client.post("/api-keys", json={"name": "script", "scope": "read"})
+    assert key.status_code == 201, key.text
+    by_key = httpx.Client(
+        base_url=stack.url("gateway") + "/api/v1", headers={"X-API-Key": key.json()["key"]}
+    )
     stack.stop_service("auth", kill=True)
     try:
+        # A key not seen yet is checked with auth: 503 while it is away, not a 401.
+        assert_unavailable(*timed(lambda: by_key.get("/alignment/")), "an API key's request")
         assert_unavailable(*timed(lambda: login(stack, user.email)), "login")
         assert_unavailable(*timed(lambda: submit(user, one_pair())), "submit")
         assert_unavailable(*timed(lambda: user.client.get("/users/quota")), "quota")
@@ -283,4 +298,28 @@ def test_with_auth_down_what_needs_it_answers_503_within_3_s(outages: Outages) -
         stack.start_service("auth")
         stack.wait_ready(("auth",))
     assert login(stack, user.email).status_code == 200
+    assert by_key.get("/alignment/").status_code == 200
     assert wait_for(user, job_id)["status"] == "COMPLETED"
+
+
+def test_with_the_notifier_down_webhooks_answer_503_and_a_callback_submit_leaves_nothing(
+    outages: Outages,
+) -> None:
+    stack = outages.stack
+    user = new_user(stack)
+    stack.stop_service("notifier", kill=True)
+    try:
+        assert_unavailable(*timed(lambda: user.client.get("/webhooks")), "list webhooks")
+        hook = {"url": "http://127.0.0.1:9/hook", "events": ["job.completed"]}
+        assert_unavailable(*timed(lambda: user.client.post("/webhooks", json=hook)), "webhook")
+        callback = {"callback_url": "http://127.0.0.1:9/job"}
+        assert_unavailable(*timed(lambda: submit(user, one_pair(), **callback)), "callback")
+        assert user.client.get("/alignment/").json()["items"] == []
+        assert object_keys(stack, f"incoming/{user.id}/") == []
+        plain = submit(user, one_pair())  # no callback: the notifier is not needed
+        assert plain.status_code == 202, plain.text
+    finally:
+        stack.start_service("notifier")
+        stack.wait_ready(("notifier",))
+    assert wait_for(user, plain.json()["id"])["status"] == "COMPLETED"
+    assert user.client.get("/webhooks").status_code == 200
