@@ -1,5 +1,6 @@
-"""A unit of work without a database, for unit tests of use cases (cosmicpython style):
-what is committed lands in ``outbox``; what is not is lost, as a rollback would lose it."""
+"""Fakes for unit tests of use cases (cosmicpython style). A unit of work without a
+database: what is committed lands in ``outbox``; what is not is lost, as a rollback would
+lose it. An object store in memory, for what streams uploads into ``Objects``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from contracts import Event
+from servicekit.objects import AsyncReader
 
-__all__ = ["FakeUnitOfWork"]
+__all__ = ["FakeUnitOfWork", "InMemoryObjects"]
 
 
 @dataclass
@@ -39,3 +41,22 @@ class FakeUnitOfWork:
         actions, self.actions = self.actions, []
         for action in actions:
             await action()
+
+
+class InMemoryObjects:
+    """What uploads use of ``Objects`` (``put_stream``, ``delete``), in memory. An object
+    exists from the moment its upload starts, so an upload cut short must be deleted like a
+    finished one."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytearray] = {}
+
+    async def put_stream(self, key: str, stream: AsyncReader, content_type: str) -> int:
+        stored = self.objects.setdefault(key, bytearray())
+        while data := await stream.read(1 << 16):
+            stored += data
+        return len(stored)
+
+    async def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            self.objects.pop(key, None)

@@ -29,7 +29,8 @@ from gateway_service.domain.corpus import (
 )
 from gateway_service.domain.pairing import PairingError, clean_name
 from gateway_service.service_layer.corpus import corpus_limits, unpack_corpus
-from servicekit.objects import AsyncReader, Objects
+from servicekit.fakes import InMemoryObjects
+from servicekit.objects import Objects
 
 LIMITS = CorpusLimits(
     max_entries=50,
@@ -39,24 +40,6 @@ LIMITS = CorpusLimits(
     max_ratio=100,
 )
 Code = CorpusErrorCode
-
-
-class FakeObjects:
-    """What the unpacking uses of Objects, in memory. An object exists from the moment
-    its upload starts, so an upload cut short must be deleted like a finished one."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, bytearray] = {}
-
-    async def put_stream(self, key: str, stream: AsyncReader, content_type: str) -> int:
-        stored = self.objects.setdefault(key, bytearray())
-        while data := await stream.read(1 << 16):
-            stored += data
-        return len(stored)
-
-    async def delete(self, keys: list[str]) -> None:
-        for key in keys:
-            self.objects.pop(key, None)
 
 
 def wav_bytes(seed: int, size: int = 3000) -> bytes:
@@ -116,8 +99,8 @@ def spool_of(data: bytes) -> Spool:
 
 async def unpack(
     data: bytes, limits: CorpusLimits = LIMITS
-) -> tuple[list[UploadedFile], FakeObjects]:
-    store = FakeObjects()
+) -> tuple[list[UploadedFile], InMemoryObjects]:
+    store = InMemoryObjects()
     spool = spool_of(data)
     try:
         files = await unpack_corpus(cast(Objects, store), spool, lambda f, i: f"in/{f}-{i}", limits)
@@ -127,7 +110,7 @@ async def unpack(
 
 
 async def assert_refused(data: bytes, code: CorpusErrorCode, limits: CorpusLimits = LIMITS) -> str:
-    store = FakeObjects()
+    store = InMemoryObjects()
     spool = spool_of(data)
     try:
         with pytest.raises(CorpusRefused) as caught:
@@ -174,7 +157,7 @@ async def test_stored_entries_and_large_ones_stream_through() -> None:
 
 async def test_unpaired_files_are_named_and_nothing_is_stored() -> None:
     data = zip_of(CORPUS | {"speaker3/utt4.wav": wav_bytes(4), "notes/utt5.txt": b"x"})
-    store = FakeObjects()
+    store = InMemoryObjects()
     spool = spool_of(data)
     with pytest.raises(PairingError) as caught:
         await unpack_corpus(cast(Objects, store), spool, lambda f, i: f"in/{f}-{i}", LIMITS)
@@ -426,7 +409,7 @@ async def test_mutated_zips_are_taken_or_refused_never_a_crash() -> None:
         data = bytearray(rng.choice(originals))
         for _ in range(rng.randrange(1, 6)):
             data[rng.randrange(len(data))] = rng.randrange(256)
-        store = FakeObjects()
+        store = InMemoryObjects()
         spool = spool_of(bytes(data))
         try:
             await unpack_corpus(cast(Objects, store), spool, lambda f, i: f"in/{f}-{i}", LIMITS)

@@ -16,30 +16,13 @@ from gateway_service.adapters.upload import (
     UploadLimits,
     UploadTooLarge,
 )
-from servicekit.objects import AsyncReader, Objects
+from servicekit.fakes import InMemoryObjects
+from servicekit.objects import Objects
 
 BOUNDARY = b"----WebKitFormBoundary7MA4YWxkTrZu0gW"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY.decode()}"
 LIMITS = UploadLimits(max_file_bytes=1 << 20, max_request_bytes=1 << 22, max_files_per_field=100)
 FIELDS = {"language": "en", "engine": "pocketsphinx"}
-
-
-class FakeObjects:
-    """What MultipartUpload uses of Objects, in memory. An object exists from the moment
-    its upload starts, so an upload cut short must be deleted like a finished one."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, bytearray] = {}
-
-    async def put_stream(self, key: str, stream: AsyncReader, content_type: str) -> int:
-        stored = self.objects.setdefault(key, bytearray())
-        while data := await stream.read(1 << 16):
-            stored += data
-        return len(stored)
-
-    async def delete(self, keys: list[str]) -> None:
-        for key in keys:
-            self.objects.pop(key, None)
 
 
 def _payload(rng: random.Random, size: int) -> bytes:
@@ -103,8 +86,8 @@ def _cut(body: bytes, sizes: Iterable[int]) -> list[bytes]:
 
 async def _receive(
     pieces: list[bytes], limits: UploadLimits = LIMITS, content_type: str = CONTENT_TYPE
-) -> tuple[MultipartUpload, FakeObjects]:
-    store = FakeObjects()
+) -> tuple[MultipartUpload, InMemoryObjects]:
+    store = InMemoryObjects()
     upload = MultipartUpload(cast(Objects, store), lambda f, i: f"in/{f}-{i}", limits)
     await upload.receive(content_type, _chunks(pieces))
     return upload, store
@@ -136,7 +119,7 @@ async def _assert_refused(
     limits: UploadLimits = LIMITS,
     content_type: str = CONTENT_TYPE,
 ) -> None:
-    store = FakeObjects()
+    store = InMemoryObjects()
     upload = MultipartUpload(cast(Objects, store), lambda f, i: f"in/{f}-{i}", limits)
     with pytest.raises((BadUpload, UploadTooLarge)):
         await upload.receive(content_type, _chunks(pieces))
@@ -238,7 +221,7 @@ class Refused(Exception):
 
 async def test_a_field_can_refuse_the_upload_before_the_files_after_it() -> None:
     """A submit's language (sent first) refuses the job before its files are uploaded."""
-    store = FakeObjects()
+    store = InMemoryObjects()
     seen: list[dict[str, str]] = []
 
     async def on_field(fields: dict[str, str]) -> None:

@@ -13,7 +13,8 @@ from typing import cast
 import pytest
 
 from gateway_service.adapters.upload import BadUpload, MultipartUpload, UploadLimits, UploadTooLarge
-from servicekit.objects import AsyncReader, Objects
+from servicekit.fakes import InMemoryObjects
+from servicekit.objects import Objects
 
 BOUNDARY = "b0undary-7MA4YWxkTrZu0gW"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
@@ -23,22 +24,6 @@ LIMITS = UploadLimits(
     max_files_per_field=10,
     max_corpus_bytes=1 << 20,
 )
-
-
-class FakeObjects:
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    async def put_stream(self, key: str, stream: AsyncReader, content_type: str) -> int:
-        data = b""
-        while chunk := await stream.read(1 << 16):
-            data += chunk
-        self.objects[key] = data
-        return len(data)
-
-    async def delete(self, keys: list[str]) -> None:
-        for key in keys:
-            self.objects.pop(key, None)
 
 
 def corpus_zip(size: int = 200_000) -> bytes:
@@ -70,8 +55,8 @@ async def chunks(data: bytes, sizes: list[int]) -> AsyncIterator[bytes]:
 
 async def receive(
     data: bytes, sizes: list[int] | None = None, limits: UploadLimits = LIMITS
-) -> tuple[MultipartUpload, FakeObjects]:
-    store = FakeObjects()
+) -> tuple[MultipartUpload, InMemoryObjects]:
+    store = InMemoryObjects()
     upload = MultipartUpload(cast(Objects, store), lambda f, i: f"in/{f}-{i}", limits)
     await upload.receive(CONTENT_TYPE, chunks(data, sizes or [65536]))
     return upload, store
@@ -101,7 +86,7 @@ async def test_a_corpus_part_without_a_file_name_is_a_corpus_too() -> None:
 
 
 async def test_a_corpus_over_its_limit_is_refused_while_streaming() -> None:
-    store = FakeObjects()
+    store = InMemoryObjects()
     upload = MultipartUpload(cast(Objects, store), lambda f, i: f"in/{f}-{i}", LIMITS)
     with pytest.raises(UploadTooLarge, match="corpus"):
         await upload.receive(
@@ -119,7 +104,7 @@ async def test_a_corpus_over_its_limit_is_refused_while_streaming() -> None:
     ],
 )
 async def test_a_corpus_comes_alone(parts: list[tuple[str, str | None, bytes]]) -> None:
-    store = FakeObjects()
+    store = InMemoryObjects()
     upload = MultipartUpload(cast(Objects, store), lambda f, i: f"in/{f}-{i}", LIMITS)
     with pytest.raises(BadUpload, match="either one corpus zip"):
         await upload.receive(CONTENT_TYPE, chunks(body(*parts), [65536]))
@@ -143,7 +128,7 @@ async def test_file_names_keep_their_folders_made_safe() -> None:
 
 
 async def test_a_file_name_of_only_dots_is_no_name() -> None:
-    store = FakeObjects()
+    store = InMemoryObjects()
     upload = MultipartUpload(cast(Objects, store), lambda f, i: f"in/{f}-{i}", LIMITS)
     with pytest.raises(BadUpload, match="no file name"):
         await upload.receive(CONTENT_TYPE, chunks(body(("audio_files[]", "../..", b"RIFF")), [99]))
