@@ -146,9 +146,10 @@ async def export_json(
 
 @router.delete("/me", status_code=status.HTTP_202_ACCEPTED)
 async def delete_account(
-    user: SessionUser, rpc: Rpc, correlation_id: CorrelationId
+    request: Request, user: SessionUser, rpc: Rpc, correlation_id: CorrelationId
 ) -> JSONResponse:
     """Deletes the account, its jobs, files and results, in every service. Your tokens stop
     working at once; the files go within seconds."""
     await rpc.call(DeleteAccount(user_id=user.user_id, correlation_id=correlation_id), Done)
+    recent_quotas(request).forget(user.user_id)  # nothing of the account stays here either
     return JSONResponse({"status": "deleting"}, status_code=202)
