@@ -8,9 +8,11 @@ import re
 import threading
 from pathlib import Path
 
+import numpy as np
 import pocketsphinx
 from pocketsphinx import Alignment, Decoder
 
+from aligner_service.domain.adaptation import estimate_mean_transform
 from aligner_service.domain.confidence import per_frame, with_confidence
 from aligner_service.domain.refine import (
     PhoneStates,
@@ -34,6 +36,7 @@ from aligner_service.engines.landmarks import voicing_transitions
 from aligner_service.engines.sphinx_model import (
     DECODER_CENTRE_MS,
     MillisecondScorer,
+    SphinxModel,
     default_model,
     one_blas_thread,
 )
@@ -59,6 +62,7 @@ class PocketSphinxEngine:
         g2p: EspeakG2P | None = None,
         millisecond_boundaries: bool = True,
         landmarks: bool = True,
+        adapt: bool = False,
     ) -> None:
         # Loaded once per worker process and kept warm.
         self._decoder = Decoder(lm=None, loglevel="FATAL")
@@ -74,6 +78,7 @@ class PocketSphinxEngine:
         self._g2p = g2p or EspeakG2P()
         self._millisecond = millisecond_boundaries
         self._landmarks = landmarks  # voicing onsets/offsets, nasal closures and releases
+        self._adapt = adapt  # the boundaries placed by a model adapted to the recording
         if millisecond_boundaries:
             default_model()  # read the acoustic model now, not in the first job
 
@@ -211,6 +216,8 @@ class PocketSphinxEngine:
         if self._millisecond and segments:
             with one_blas_thread():
                 scorer = MillisecondScorer(default_model(), pcm16k)
+                if self._adapt:
+                    scorer = scorer.using(_adapted_model(scorer, segments))
                 edges_ms = place_boundaries(segments, scorer, offset_ms=DECODER_CENTRE_MS)
         else:
             edges_ms = [p.start * 10 for p in segments] + [segments[-1].end * 10 if segments else 0]
@@ -252,3 +259,18 @@ def _phone_states(alignment: Alignment) -> list[PhoneStates]:
             k += 1
         segments.append(PhoneStates(entry.name, start, end, tuple(own)))
     return segments
+
+
+def _adapted_model(scorer: MillisecondScorer, segments: list[PhoneStates]) -> SphinxModel:
+    """The model with its means moved towards this recording's speech (MLLR), estimated
+    from the frames the first pass gave each state."""
+    spans = [state for segment in segments for state in segment.states]
+    frames = np.concatenate([np.arange(s.start, s.end) for s in spans] or [np.zeros(0, int)])
+    senones = np.concatenate(
+        [np.full(s.end - s.start, s.senone) for s in spans] or [np.zeros(0, int)]
+    )
+    model = scorer.model
+    statistics = model.adaptation_statistics(
+        scorer.at_decoder_frames(frames, DECODER_CENTRE_MS), senones
+    )
+    return model.adapted(estimate_mean_transform(statistics, model.means, model.precisions))
