@@ -67,7 +67,8 @@ class MeanTransform:
     def apply(self, means: np.ndarray) -> np.ndarray:
         """Means [C, F, K, W] transformed."""
         out: np.ndarray = np.einsum("fij,cfkj->cfki", self.matrices, means)
-        return out + self.biases[None, :, None, :]
+        out += self.biases[None, :, None, :]
+        return out
 
 
 def estimate_mean_transform(

@@ -358,7 +358,8 @@ class MillisecondScorer:
         """The features of the given 10 ms decoder frames (window centres offset_ms after
         each frame's start)."""
         rows = np.clip(frames * 10 + offset_ms, 0, len(self._features) - 1)
-        return self._features[rows]
+        features: np.ndarray = self._features[rows]
+        return features
 
     def using(self, model: SphinxModel) -> MillisecondScorer:
         """The same features scored by another model (an adapted one)."""
