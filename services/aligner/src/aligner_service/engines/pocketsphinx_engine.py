@@ -12,7 +12,7 @@ import numpy as np
 import pocketsphinx
 from pocketsphinx import Alignment, Decoder
 
-from aligner_service.domain.adaptation import estimate_mean_transform
+from aligner_service.domain.adaptation import AdaptationStatistics, estimate_mean_transform
 from aligner_service.domain.confidence import per_frame, with_confidence
 from aligner_service.domain.refine import (
     PhoneStates,
@@ -36,7 +36,6 @@ from aligner_service.engines.landmarks import voicing_transitions
 from aligner_service.engines.sphinx_model import (
     DECODER_CENTRE_MS,
     MillisecondScorer,
-    SphinxModel,
     default_model,
     one_blas_thread,
 )
@@ -79,6 +78,9 @@ class PocketSphinxEngine:
         self._millisecond = millisecond_boundaries
         self._landmarks = landmarks  # voicing onsets/offsets, nasal closures and releases
         self._adapt = adapt  # the boundaries placed by a model adapted to the recording
+        # Evidence from the speaker's other recordings, added to each recording's own.
+        self.speaker_statistics: AdaptationStatistics | None = None
+        self.last_statistics: AdaptationStatistics | None = None
         if millisecond_boundaries:
             default_model()  # read the acoustic model now, not in the first job
 
@@ -217,7 +219,13 @@ class PocketSphinxEngine:
             with one_blas_thread():
                 scorer = MillisecondScorer(default_model(), pcm16k)
                 if self._adapt:
-                    scorer = scorer.using(_adapted_model(scorer, segments))
+                    statistics = _statistics(scorer, segments)
+                    self.last_statistics = statistics
+                    if self.speaker_statistics is not None:
+                        statistics = statistics.add(self.speaker_statistics)
+                    model = scorer.model
+                    transform = estimate_mean_transform(statistics, model.means, model.precisions)
+                    scorer = scorer.using(model.adapted(transform))
                 edges_ms = place_boundaries(segments, scorer, offset_ms=DECODER_CENTRE_MS)
         else:
             edges_ms = [p.start * 10 for p in segments] + [segments[-1].end * 10 if segments else 0]
@@ -261,16 +269,14 @@ def _phone_states(alignment: Alignment) -> list[PhoneStates]:
     return segments
 
 
-def _adapted_model(scorer: MillisecondScorer, segments: list[PhoneStates]) -> SphinxModel:
-    """The model with its means moved towards this recording's speech (MLLR), estimated
-    from the frames the first pass gave each state."""
+def _statistics(scorer: MillisecondScorer, segments: list[PhoneStates]) -> AdaptationStatistics:
+    """What an adaptation of the model to this recording is estimated from: the frames the
+    first pass gave each state."""
     spans = [state for segment in segments for state in segment.states]
     frames = np.concatenate([np.arange(s.start, s.end) for s in spans] or [np.zeros(0, int)])
     senones = np.concatenate(
         [np.full(s.end - s.start, s.senone) for s in spans] or [np.zeros(0, int)]
     )
-    model = scorer.model
-    statistics = model.adaptation_statistics(
+    return scorer.model.adaptation_statistics(
         scorer.at_decoder_frames(frames, DECODER_CENTRE_MS), senones
     )
-    return model.adapted(estimate_mean_transform(statistics, model.means, model.precisions))
