@@ -3,6 +3,7 @@ succeed, and the history runs once (servicekit.migrations.schema_lock)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -83,3 +84,25 @@ def test_two_upgrades_at_once_both_succeed_and_migrate_once(
     assert [p.returncode for p in processes] == [0, 0], outputs
     assert rows(scratch_schema_url, "SELECT COUNT(*) FROM runs") == [(1,)]
     assert rows(scratch_schema_url, "SELECT version_num FROM alembic_version") == [("0001",)]
+
+
+def test_the_one_shot_step_upgrades_a_service_schema_from_its_setting(
+    scratch_schema_url: str,
+) -> None:
+    def migrate(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "servicekit.migrate", "notifier"],
+            env={"PATH": os.environ.get("PATH", "")} | env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    missing = migrate({})
+    assert missing.returncode == 2
+    assert "NOTIFIER_DB_URL is not set" in missing.stderr
+    done = migrate({"NOTIFIER_DB_URL": scratch_schema_url})
+    assert done.returncode == 0, done.stderr
+    assert "notifier: schema at head" in done.stdout
+    assert rows(scratch_schema_url, "SELECT COUNT(*) FROM alembic_version") == [(1,)]
