@@ -375,7 +375,8 @@ def _client_options(config: StackConfig) -> Iterator[str]:
     lines = ["[client]", f"host={host}", f"port={port}", "protocol=TCP"]
     lines.append(f"user={unquote(parts.username or 'root')}")
     if parts.password:
-        lines.append(f'password="{unquote(parts.password)}"')
+        quoted = unquote(parts.password).replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'password="{quoted}"')
     descriptor, name = tempfile.mkstemp(prefix="devstack-mysql-", suffix=".cnf")
     try:
         with os.fdopen(descriptor, "w") as options:  # mkstemp: mode 0600
