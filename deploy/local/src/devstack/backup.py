@@ -206,8 +206,8 @@ def restore(stack: Stack, src: Path) -> dict[str, Any]:
     (the system stopped); returns its manifest."""
     manifest = verify(src)
     refuse_if_running(stack)
-    stack.start_infrastructure()  # the local S3 server if make dev runs one; schemas, bucket
     try:
+        stack.start_infrastructure()  # the local S3 server if make dev runs one; schemas, bucket
         refuse_if_not_empty(stack)
         load_schemas(stack.config, src / DUMP, manifest["schemas"])
         asyncio.run(put_objects(stack, src, manifest["objects"]))
