@@ -32,6 +32,7 @@ __all__ = [
     "mfcc",
     "one_blas_thread",
     "stacked_features",
+    "write_mllr",
 ]
 
 SAMPLE_RATE = 16_000
@@ -240,6 +241,19 @@ class SphinxModel:
             per_stream = peak[..., 0] + np.log(np.exp(scores - peak).sum(axis=2))
             result[:, j] = per_stream.sum(axis=1)
         return result
+
+
+def write_mllr(transform: MeanTransform, path: Path) -> None:
+    """The transform in the text format PocketSphinx's -mllr option reads (ps_mllr.c): one
+    class, then per stream its width, A row by row, b, and variance scales (all 1)."""
+    n_streams, width, _ = transform.matrices.shape
+    lines = ["1", str(n_streams)]
+    for f in range(n_streams):
+        lines.append(str(width))
+        lines += [" ".join(f"{v:.7g}" for v in row) for row in transform.matrices[f]]
+        lines.append(" ".join(f"{v:.7g}" for v in transform.biases[f]))
+        lines.append(" ".join(["1.0"] * width))
+    path.write_text("\n".join(lines) + "\n", encoding="ascii")
 
 
 @cache
