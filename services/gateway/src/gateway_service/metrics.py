@@ -115,7 +115,8 @@ def observe_submit(request: Request, plan: str | None) -> None:
     if started is None:
         return
     upload = getattr(request.state, "upload_seconds", 0.0)
-    JOB_SUBMIT_SECONDS.labels(plan_label(plan)).observe(time.perf_counter() - started - upload)
+    seconds = time.perf_counter() - started - upload
+    JOB_SUBMIT_SECONDS.labels(plan_label(plan)).observe(max(0.0, seconds))
 
 
 def count_refusal(request: Request, code: str) -> None:
