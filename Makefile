@@ -33,14 +33,23 @@ help:
 	@echo "runbook: docs/operations.md"
 
 # ffmpeg decodes uploads (storage); espeak-ng pronounces words outside the dictionary
-# (aligner); mariadb-client's mysqldump and mysql back up and restore the schemas.
-# Installed from Debian's packages where missing.
+# (aligner); mariadb-client's mysqldump and mysql back up and restore the schemas;
+# prometheus gives promtool (the alert rules' tests) and the local Prometheus of
+# DEVSTACK_PROMETHEUS=1. Installed from Debian's packages where missing; the packaged
+# Prometheus service (on 9090, where systemd runs) is stopped and disabled: devstack runs
+# its own.
 system-deps:
 	@command -v ffmpeg >/dev/null && command -v espeak-ng >/dev/null && \
 	  command -v mysqldump >/dev/null && command -v mysql >/dev/null || { \
 	  echo "installing ffmpeg, espeak-ng and mariadb-client"; \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg espeak-ng mariadb-client; }
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  echo "installing prometheus (promtool)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends prometheus && \
+	  { ! command -v systemctl >/dev/null || [ ! -d /run/systemd/system ] || \
+	    $(SUDO) systemctl disable --now prometheus >/dev/null 2>&1 || true; }; }
 
 venv: $(STAMP)
 

@@ -1,5 +1,6 @@
 """``devstack run``: the whole platform in the foreground until Ctrl-C or SIGTERM
-(``DEVSTACK_ALIGNER_REPLICAS=N``: N aligner processes, 1 to 10, each with its own port and log).
+(``DEVSTACK_ALIGNER_REPLICAS=N``: N aligner processes, 1 to 10, each with its own port and log;
+``DEVSTACK_PROMETHEUS=1``: a local Prometheus too, on ``DEVSTACK_PROMETHEUS_PORT``, 9090).
 ``devstack provision``: only schemas, users and the bucket (the S3 server must be up).
 ``devstack keys --keys-dir DIR``: auth's JWT key pair, made once (used by docker compose).
 ``devstack backup|restore|migrate|smoke|dead-letters``: operator commands (devstack.ops)."""
@@ -36,6 +37,10 @@ def run(stack: Stack) -> int:
         for name in stack.names():
             print(f"  {name:{width}} {stack.url(name)}  logs: {stack.config.log_file(name)}")
         print(f"gateway API: {stack.url('gateway')}/api/v1  docs: {stack.url('gateway')}/docs")
+        if stack.prometheus:
+            print(
+                f"prometheus: {stack.prometheus.url}/targets  alerts: {stack.prometheus.url}/alerts"
+            )
         print("Ctrl-C stops everything.", flush=True)
         while not stopping:
             for service, process in list(stack.processes.items()):

@@ -56,6 +56,9 @@ class StackConfig:
     # Aligner processes: "aligner" (on ports["aligner"]), then "aligner-2"... each on its own
     # HTTP port: ports["aligner-2"] where given, else the next free port after the aligner's.
     aligner_replicas: int = 1
+    # DEVSTACK_PROMETHEUS=1: a local Prometheus on this port scrapes every process (and
+    # the S3 server we run, on s3_port + 5), data under state_dir/prometheus.
+    prometheus_port: int | None = None
 
     def __post_init__(self) -> None:
         self.assign_aligner_ports()
@@ -70,6 +73,11 @@ class StackConfig:
             s3_access_key=os.environ.get("DEVSTACK_S3_ACCESS_KEY"),
             s3_secret_key=os.environ.get("DEVSTACK_S3_SECRET_KEY"),
             aligner_replicas=parse_replicas(os.environ.get("DEVSTACK_ALIGNER_REPLICAS", "1")),
+            prometheus_port=(
+                int(os.environ.get("DEVSTACK_PROMETHEUS_PORT", "9090"))
+                if os.environ.get("DEVSTACK_PROMETHEUS", "") not in ("", "0")
+                else None
+            ),
         )
 
     @property
@@ -111,7 +119,7 @@ class StackConfig:
         check_replicas(self.aligner_replicas)
         taken = set(self.ports.values())
         if self.s3_endpoint is None:  # we run SeaweedFS: S3 on s3_port, more above it
-            taken |= {self.s3_port + i for i in range(5)}
+            taken |= {self.s3_port + i for i in range(6)}
             taken |= {self.s3_port + 10000 + i for i in range(5)}
         candidate = self.ports["aligner"]
         for name in self.aligner_names()[1:]:

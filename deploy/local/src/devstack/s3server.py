@@ -25,9 +25,18 @@ def weed_binary() -> str:
 class S3Server:
     """Serves S3 on ``port``; its other listeners use port+1..port+4 (and +10000 for gRPC)."""
 
-    def __init__(self, state_dir: Path, port: int, access_key: str, secret_key: str) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        port: int,
+        access_key: str,
+        secret_key: str,
+        *,
+        metrics_port: int | None = None,
+    ) -> None:
         self.dir = state_dir / "s3"
         self.port = port
+        self.metrics_port = metrics_port  # Prometheus metrics (disk free...), when given
         self._access_key = access_key
         self._secret_key = secret_key
         self._process: subprocess.Popen[bytes] | None = None
@@ -84,6 +93,8 @@ class S3Server:
             f"-filer.port={p + 3}",
             f"-admin.port={p + 4}",
         ]
+        if self.metrics_port:
+            command.append(f"-metricsPort={self.metrics_port}")
         log = (self.dir / "logs" / "weed.out").open("ab")
         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

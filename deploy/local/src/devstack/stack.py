@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from devstack.config import SERVICES, Secrets, StackConfig, service_env
+from devstack.prometheus import PrometheusServer
 from devstack.provision import drop_databases, ensure_bucket, provision_databases, remove_bucket
 from devstack.s3server import S3Server
 from servicekit.messaging import RETRY_QUEUE_DELAYS
@@ -34,6 +35,7 @@ class Stack:
         self.python = python
         self.secrets = Secrets.load_or_create(config.state_dir)
         self.s3: S3Server | None = None
+        self.prometheus: PrometheusServer | None = None
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     # -- infrastructure ----------------------------------------------------------------
@@ -44,6 +46,7 @@ class Stack:
                 self.config.s3_port,
                 self.secrets.s3_access_key,
                 self.secrets.s3_secret_key,
+                metrics_port=self.s3_metrics_port,
             )
             if self.s3.responding():
                 raise RuntimeError(
@@ -53,6 +56,24 @@ class Stack:
             self.s3.start()
         provision_databases(self.config, self.secrets)
         ensure_bucket(*self.s3_credentials(), self.config.bucket)
+        if self.config.prometheus_port is not None:
+            self.start_prometheus(self.config.prometheus_port)
+
+    @property
+    def s3_metrics_port(self) -> int | None:
+        """SeaweedFS's metrics (its disk), when a local Prometheus scrapes them."""
+        if self.config.prometheus_port is None or self.config.s3_endpoint is not None:
+            return None
+        return self.config.s3_port + 5
+
+    def start_prometheus(self, port: int) -> PrometheusServer:
+        """A local Prometheus scraping every process of the stack (and our S3 server)."""
+        metrics = self.s3_metrics_port
+        self.prometheus = PrometheusServer(
+            self.config, port, object_store_metrics=f"127.0.0.1:{metrics}" if metrics else None
+        )
+        self.prometheus.start()
+        return self.prometheus
 
     def s3_credentials(self) -> tuple[str, str, str]:
         endpoint = self.config.s3_endpoint or f"127.0.0.1:{self.config.s3_port}"
@@ -159,6 +180,8 @@ class Stack:
                 process.terminate()
         for service in list(self.processes):
             self.stop_service(service)
+        if self.prometheus:
+            self.prometheus.stop()
         if self.s3:
             self.s3.stop()
 

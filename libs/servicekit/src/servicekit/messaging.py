@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 import aiormq.exceptions
@@ -38,6 +38,7 @@ from servicekit.errors import PermanentFailure, is_unavailable, validation_error
 from servicekit.logs import bind_context, get_logger
 from servicekit.metrics import EVENTS_CONSUMED, UNROUTED_MESSAGES
 from servicekit.outbox import OutboxMessage, UnitOfWork
+from servicekit.queue_metrics import note_delivery
 
 __all__ = [
     "FAILURES_HEADER",
@@ -274,6 +275,9 @@ def make_publisher(
             correlation_id=message.correlation_id,
             content_type="application/json",
             priority=message.priority,
+            # The commit's time: consumers measure the wait (and bound the queue's oldest
+            # message, servicekit.queue_metrics) from it.
+            timestamp=(message.created_at or utc_now()).replace(tzinfo=UTC),
             timeout=10,
         )
 
@@ -295,6 +299,7 @@ def make_queue_publisher(
             correlation_id=envelope.correlation_id,
             content_type="application/json",
             priority=priority,
+            timestamp=utc_now(),
             timeout=10,
         )
 
@@ -423,6 +428,7 @@ class EventConsumers(Generic[E]):
         queue: str,
         delay: timedelta | None = None,
     ) -> None:
+        note_delivery(queue, getattr(getattr(message, "raw_message", None), "timestamp", None))
         try:
             envelope = Envelope[event_cls].model_validate_json(message.body)  # type: ignore[valid-type]
         except ValidationError as exc:
@@ -507,6 +513,7 @@ class EventConsumers(Generic[E]):
             correlation_id=raw.correlation_id,
             content_type=raw.content_type,
             priority=raw.priority,
+            timestamp=raw.timestamp,
             timeout=10,
         )
         await message.ack()

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 from uuid import uuid5
@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     delete,
+    func,
     insert,
     select,
     update,
@@ -35,11 +36,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import Envelope, Event
 from servicekit.db import Database, LongText, Timestamp, utc_naive_now
 from servicekit.logs import get_logger
-from servicekit.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING, OUTBOX_PUBLISH_FAILURES
+from servicekit.metrics import (
+    EVENTS_PUBLISHED,
+    OUTBOX_OLDEST_PENDING_SECONDS,
+    OUTBOX_PENDING,
+    OUTBOX_PUBLISH_FAILURES,
+    OUTBOX_PUBLISH_LAG_SECONDS,
+)
 
 __all__ = [
     "OutboxMessage",
     "OutboxRelay",
+    "OutboxStats",
     "UnitOfWork",
     "inbox_table",
     "kit_metadata",
@@ -82,6 +90,14 @@ class OutboxMessage:
     correlation_id: str
     priority: int | None
     body: str
+    # When the event was committed (naive UTC): the message's AMQP timestamp.
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    pending: int
+    oldest_pending_seconds: float
 
 
 Publish = Callable[[OutboxMessage], Awaitable[None]]
@@ -208,7 +224,12 @@ class OutboxRelay:
             ).all()
             for row in rows:
                 message = OutboxMessage(
-                    row.event_id, row.routing_key, row.correlation_id, row.priority, row.body
+                    row.event_id,
+                    row.routing_key,
+                    row.correlation_id,
+                    row.priority,
+                    row.body,
+                    row.created_at,
                 )
                 try:
                     await self._publish(message)
@@ -221,21 +242,40 @@ class OutboxRelay:
                     )
                     log.warning("outbox.publish_failed", event_id=row.event_id, error=repr(exc))
                     break  # keep order: nothing after a failed row goes out before it
+                published_at = utc_naive_now()
                 await session.execute(
                     update(outbox_table)
                     .where(outbox_table.c.id == row.id)
-                    .values(published_at=utc_naive_now())
+                    .values(published_at=published_at)
                 )
                 EVENTS_PUBLISHED.labels(event_type=row.routing_key).inc()
+                lag = (published_at - row.created_at).total_seconds()
+                OUTBOX_PUBLISH_LAG_SECONDS.observe(max(0.0, lag))
                 published += 1
         return published
 
     async def pending_count(self) -> int:
+        return (await self.stats()).pending
+
+    async def stats(self) -> OutboxStats:
+        """Rows waiting and the age of the oldest (one indexed query)."""
         async with self._db.sessions() as session:
-            rows = await session.execute(
-                select(outbox_table.c.id).where(outbox_table.c.published_at.is_(None))
-            )
-            return len(rows.all())
+            row = (
+                await session.execute(
+                    select(func.count(), func.min(outbox_table.c.created_at)).where(
+                        outbox_table.c.published_at.is_(None)
+                    )
+                )
+            ).one()
+        count, oldest = int(row[0] or 0), row[1]
+        age = (utc_naive_now() - oldest).total_seconds() if oldest is not None else 0.0
+        return OutboxStats(count, max(0.0, age))
+
+    async def sample(self) -> None:
+        """Sets the ``outbox_pending`` and ``outbox_oldest_pending_seconds`` gauges."""
+        stats = await self.stats()
+        OUTBOX_PENDING.set(stats.pending)
+        OUTBOX_OLDEST_PENDING_SECONDS.set(stats.oldest_pending_seconds)
 
     async def prune(self) -> None:
         cutoff = utc_naive_now() - self._keep_published
@@ -254,7 +294,6 @@ class OutboxRelay:
                 rounds += 1
                 if rounds % 1000 == 0:
                     await self.prune()
-                    OUTBOX_PENDING.set(await self.pending_count())
                 if published == self._batch_size:
                     continue
             except Exception as exc:

@@ -9,6 +9,7 @@ the broker does; while the connection is down it raises at once."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from contracts.rpc import RpcError, RpcReply, RpcRequest
 from servicekit.errors import DomainError, Unavailable, is_unavailable, validation_errors
 from servicekit.logs import bind_context, get_logger
 from servicekit.messaging import Topology, raw_body
+from servicekit.metrics import RPC_SECONDS
 
 __all__ = ["RpcClient", "RpcFailed", "RpcUnavailable", "serve_rpc"]
 
@@ -148,6 +150,20 @@ class RpcClient:
             future.set_result(message)
 
     async def call(self, request: RpcRequest, result_cls: type[ResultT]) -> ResultT:
+        """The result, or :class:`RpcFailed` (a typed refusal) or :class:`RpcUnavailable`;
+        each call's time is observed in ``rpc_client_seconds`` by outcome."""
+        started, outcome = time.perf_counter(), "unavailable"
+        try:
+            result = await self._call(request, result_cls)
+            outcome = "ok"
+            return result
+        except RpcFailed:
+            outcome = "refused"
+            raise
+        finally:
+            RPC_SECONDS.labels(type(request).QUEUE, outcome).observe(time.perf_counter() - started)
+
+    async def _call(self, request: RpcRequest, result_cls: type[ResultT]) -> ResultT:
         name = type(request).QUEUE
         if not self.ready():
             raise RpcUnavailable(f"the broker is unreachable; {name} not sent")

@@ -19,7 +19,9 @@ import uvicorn
 from fastapi import FastAPI
 from faststream import FastStream
 from faststream.rabbit import RabbitBroker
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from faststream.specification import AsyncAPI
+from prometheus_client import REGISTRY
 
 from servicekit.db import Database
 from servicekit.health import ReadinessCheck, add_operational_routes
@@ -28,6 +30,7 @@ from servicekit.messaging import EventConsumers, Topology, make_publisher
 from servicekit.migrations import upgrade_to_head
 from servicekit.objects import Objects
 from servicekit.outbox import OutboxRelay, UnitOfWork
+from servicekit.queue_metrics import QueueSampler
 from servicekit.retention import InboxPruner
 from servicekit.s3 import make_object_store
 from servicekit.settings import S3Settings, ServiceSettings
@@ -55,6 +58,9 @@ class ServiceRuntime:
             log_level=10,
             logger=broker_logger(),  # JSON lines, not FastStream's own handler
             reconnect_interval=RECONNECT_SECONDS,
+            # faststream_received_*, faststream_published_*: counts, latency and
+            # exceptions per handler and destination, for free.
+            middlewares=[RabbitPrometheusMiddleware(registry=REGISTRY, app_name=name)],
         )
         self.topology = Topology(settings.namespace)
         self.relay = OutboxRelay(
@@ -78,6 +84,13 @@ class ServiceRuntime:
             on_shutdown=[self._release_held, self._stop_relay],
             specification=AsyncAPI(self.broker, title=f"{name} service"),
         )
+        # Read just before /metrics answers (gauges of things outside the process); a
+        # service adds its own.
+        self.samplers: list[Callable[[], Awaitable[object]]] = [
+            self._count_unrouted,
+            self.relay.sample,
+            self._sample_queues,
+        ]
         self._relay_task: asyncio.Task[None] | None = None
         self._pruner_task: asyncio.Task[None] | None = None
         # Hooks: before consuming starts (warm caches), after it started, before it stops.
@@ -100,6 +113,11 @@ class ServiceRuntime:
 
     async def _count_unrouted(self) -> int:
         return await self.topology.count_unrouted(self.broker)
+
+    async def _sample_queues(self) -> None:
+        queues = self.consumers.queues
+        dead = [self.topology.dead_letter_queue(q) for q in queues]
+        await QueueSampler(self.broker, queues, dead).sample()
 
     async def _broker_ready(self) -> bool:
         return bool(await self.broker.ping(timeout=1.5))
@@ -164,7 +182,7 @@ class ServiceRuntime:
 
         app = app or FastAPI(title=f"{self.name} service", docs_url=None, redoc_url=None)
         app.router.lifespan_context = lifespan
-        add_operational_routes(app, self.name, self.readiness, samplers=[self._count_unrouted])
+        add_operational_routes(app, self.name, self.readiness, samplers=self.samplers)
         return app
 
     def run(self, app: FastAPI | None = None) -> None:

@@ -23,6 +23,7 @@ from gateway_service.service_layer.api_keys import ApiKeyVerifier
 from gateway_service.service_layer.engine_catalog import EngineCatalog
 from gateway_service.service_layer.job_changes import JobChanges
 from gateway_service.service_layer.recent_quotas import RecentQuotaReports
+from gateway_service.service_layer.waiting_jobs import WaitingJobs
 from gateway_service.settings import GatewaySettings
 from servicekit import ServiceRuntime
 from servicekit.dead_letters import run_dead_letters
@@ -40,6 +41,7 @@ def build(settings: GatewaySettings | None = None) -> tuple[ServiceRuntime, Fast
     register_consumers(runtime.consumers, changes)
     runtime.on_started.append(changes.start)
     runtime.on_stopping.append(changes.stop)
+    runtime.samplers.append(WaitingJobs(runtime.unit_of_work).sample)
     app = FastAPI(
         title="Forced-alignment platform API",
         version="1.0.0",

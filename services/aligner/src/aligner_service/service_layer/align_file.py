@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,6 +20,7 @@ from aligner_service.domain.quality import assess
 from aligner_service.domain.transcript import Token, tokenize
 from aligner_service.engines.base import DefinesWords, Engine, EngineFailed
 from aligner_service.engines.long_audio import LongAudioAligner, WavFile
+from aligner_service.metrics import observe_alignment
 from contracts import StoredFile
 from contracts.results import AlignedPhone, AlignedWord, AlignmentResult, Pronunciation
 from servicekit.objects import Objects
@@ -170,9 +172,11 @@ class FileAligner:
             await self._objects.download(file.audio_key, audio)
             source = WavFile(audio)
             names = [words.name(t.key) for t in known]
+            started = time.perf_counter()
             output = await asyncio.to_thread(
                 self._long_audio.align, engine, source, names, language, report
             )
+            observe_alignment(engine.name, time.perf_counter() - started, source.duration)
         aligned = [
             AlignedWord(
                 word=t.text,

@@ -13,6 +13,7 @@ from aligner_service.adapters.runs import JobRuns, SqlJobRuns
 from aligner_service.domain.runs import FileResult, JobRun
 from aligner_service.engines.base import Engine, EngineFailed, EngineUnavailable
 from aligner_service.engines.registry import EngineRegistry
+from aligner_service.metrics import ALIGNED_FILES
 from aligner_service.service_layer.align_file import FileAligner
 from contracts import (
     DICTIONARY_WORDS_OPTION,
@@ -178,12 +179,16 @@ class AlignFiles:
         try:
             engine = self._engines.get(item.engine or (IPA_ENGINE if ipa else None), item.language)
         except EngineUnavailable as exc:
+            ALIGNED_FILES.labels("none", "unavailable").inc()  # a bounded label
             return FileResult(aligned=False, error=str(exc))
         try:
-            return await self._run_engine(engine, item, progress)
+            result = await self._run_engine(engine, item, progress)
         except EngineFailed as exc:
             log.info("file.alignment_failed", reason=str(exc))
+            ALIGNED_FILES.labels(engine.name, "failed").inc()
             return FileResult(aligned=False, error=str(exc))
+        ALIGNED_FILES.labels(engine.name, "aligned").inc()
+        return result
 
     async def _run_engine(
         self,

@@ -47,6 +47,7 @@ class JobRecord:
     created_at: datetime
     updated_at: datetime
     files: list[FileRecord] = field(default_factory=list)
+    plan: str | None = None  # the submitter's plan when it was submitted
 
 
 def _file(row: Any) -> FileRecord:
@@ -75,6 +76,7 @@ class JobRepository:
                 idempotency_key=idempotency_key,
                 created_at=job.created_at,
                 updated_at=job.updated_at,
+                plan=job.plan,
             )
         )
         await self._session.execute(
@@ -151,6 +153,18 @@ class JobRepository:
         active = [s.value for s in ACTIVE]
         query = select(func.count()).where(jobs.c.user_id == user_id, jobs.c.status.in_(active))
         return int((await self._session.execute(query)).scalar_one())
+
+    async def oldest_waiting(self) -> dict[str | None, tuple[int, datetime]]:
+        """Per plan: how many jobs no aligner has started yet, and the oldest one's
+        ``created_at`` (the ``(status, created_at)`` index: waiting jobs only are read)."""
+        waiting = [JobStatus.PENDING.value, JobStatus.STORED.value]
+        query = (
+            select(jobs.c.plan, func.count(), func.min(jobs.c.created_at))
+            .where(jobs.c.status.in_(waiting))
+            .group_by(jobs.c.plan)
+        )
+        rows = (await self._session.execute(query)).all()
+        return {plan: (int(count), oldest) for plan, count, oldest in rows}
 
     async def _with_files(self, row: Any) -> JobRecord:
         values = dict(row._mapping)

@@ -35,8 +35,11 @@ jobs = Table(
     Column("idempotency_key", String(128), nullable=True),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
+    # The submitter's plan then (metrics by plan); NULL for jobs from before migration 0006.
+    Column("plan", String(32), nullable=True),
     UniqueConstraint("user_id", "idempotency_key", name="uq_jobs_user_idempotency"),
     Index("ix_jobs_user_created", "user_id", "created_at", "id"),
+    Index("ix_jobs_status_created", "status", "created_at"),
 )
 
 job_files = Table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -30,6 +31,7 @@ from gateway_service.domain.corpus import CorpusRefused
 from gateway_service.domain.jobs import FileStatus, JobStatus
 from gateway_service.domain.pairing import PairingError
 from gateway_service.domain.ranges import RangeNotSatisfiable
+from gateway_service.metrics import observe_submit, submitting
 from gateway_service.service_layer import downloads
 from gateway_service.service_layer.corpus import corpus_limits, unpack_corpus
 from gateway_service.service_layer.downloads import SUFFIXES, safe_name
@@ -216,7 +218,7 @@ async def submit(
         raise
     finally:
         upload.close()
-    return _accepted(job, callback)
+    return _accepted(job, callback, request)
 
 
 async def _receive(
@@ -226,13 +228,16 @@ async def _receive(
     key_for: Callable[[str, int], str],
     limits: UploadLimits,
 ) -> None:
-    """The request's files into ``incoming/``: its parts, or the files of its corpus zip."""
+    """The request's files into ``incoming/``: its parts, or the files of its corpus zip.
+    Their time is left out of ``job_submit_seconds`` (it is the client's bandwidth)."""
+    started = time.perf_counter()
     with stage("upload"):
         await upload.receive(request.headers.get("content-type", ""), request.stream())
     if upload.corpus is not None:
         with stage("unpack"):
             corpus = await unpack_corpus(objects, upload.corpus, key_for, corpus_limits(limits))
         upload.files += corpus
+    request.state.upload_seconds = time.perf_counter() - started
 
 
 async def _admit(
@@ -240,12 +245,14 @@ async def _admit(
 ) -> PlanLimits:
     """The plan's limits, once the user may start another job at all. A recent report from
     auth may say yes; only a fresh one may say no."""
+    submitting(request)  # from here, refusals are counted and the submit is timed
     recent = recent_quotas(request).get(user.user_id)
     if recent is not None:
         quota = await quota_of(request, user, rpc, correlation_id, report=recent)
         if _refusal(request, quota) is None:
             return quota.limits
     quota = await quota_of(request, user, rpc, correlation_id)
+    request.state.plan = quota.limits.subscription  # for the refusal's count (api.errors)
     refusal = _refusal(request, quota)
     if refusal is not None:
         raise refusal
@@ -297,7 +304,12 @@ def _upload_limits(service: UploadLimits, plan: PlanLimits) -> UploadLimits:
     )
 
 
-def _accepted(job: JobRecord, callback: WebhookCreated | None = None) -> JSONResponse:
+def _accepted(
+    job: JobRecord, callback: WebhookCreated | None = None, request: Request | None = None
+) -> JSONResponse:
+    """202 with the job; ``request``: a new job, whose submit time is observed."""
+    if request is not None:
+        observe_submit(request, job.plan)
     body = job_out(job).model_dump(mode="json")
     if callback is not None:  # the callback_url's webhook, with its secret: shown once
         body["callback"] = callback.model_dump(mode="json")

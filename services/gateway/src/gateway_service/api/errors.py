@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from contracts.api_keys import ApiKeyErrorCode
 from contracts.errors import RpcErrorCode
 from gateway_service.domain.corpus import CorpusErrorCode
+from gateway_service.metrics import count_refusal
 from servicekit.errors import UNAVAILABLE_KINDS, DomainError, is_unavailable
 from servicekit.logs import get_logger, mark_reported
 from servicekit.rpc import RpcFailed, RpcUnavailable
@@ -126,7 +127,8 @@ def error_response(
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        count_refusal(request, exc.code)
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -144,8 +146,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         # A refusal of the request's content: the client can correct and retry.
+        count_refusal(request, exc.code)
         return error_response(422, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RpcUnavailable)
@@ -159,8 +162,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RpcFailed)
-    async def rpc_failed(_: Request, exc: RpcFailed) -> JSONResponse:
+    async def rpc_failed(request: Request, exc: RpcFailed) -> JSONResponse:
         status = RPC_STATUS.get(exc.error.code)
+        if status is not None:
+            count_refusal(request, exc.error.code)
         if status is None:  # auth could not do it now (its database is away, or a bug)
             code = exc.error.code
             if code != RpcErrorCode.SERVICE_UNAVAILABLE:

@@ -17,6 +17,7 @@ from contracts import (
 )
 from gateway_service.adapters.repository import FileRecord, JobRecord, JobRepository
 from gateway_service.domain.jobs import FileStatus, JobStatus, advance, advance_file
+from gateway_service.metrics import count_finished
 from gateway_service.service_layer.job_changes import JobChanges
 from gateway_service.service_layer.notifications import announce_if_finished
 from servicekit import UnitOfWork, get_logger, utc_naive_now
@@ -29,6 +30,8 @@ Fact = (
     FilesStored | FilesRejected | AlignmentStarted | AlignmentProgress | AlignmentDone | FileExpired
 )
 STORED_PROGRESS = 5  # stored but not yet aligned: something happened, little is done
+# jobs_failed_total's reason: the event that failed the job.
+FAILURE_REASONS = {FilesRejected: "files_rejected", AlignmentDone: "alignment_failed"}
 
 
 async def apply_event(fact: Fact, uow: UnitOfWork, changes: JobChanges | None = None) -> None:
@@ -44,6 +47,14 @@ async def apply_event(fact: Fact, uow: UnitOfWork, changes: JobChanges | None = 
     job.updated_at = utc_naive_now()
     await repository.save_state(job)
     announce_if_finished(job, before, uow)  # webhooks: JobFinished, once per final state
+    if job.status is not before:
+        status, plan, engine = job.status.value, job.plan, job.engine
+        reason = FAILURE_REASONS.get(type(fact), "other")
+
+        async def counted() -> None:
+            count_finished(status, plan, engine, reason)
+
+        uow.after_commit(counted)
     if changes is not None:
         feed = changes
 

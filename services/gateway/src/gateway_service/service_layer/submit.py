@@ -27,8 +27,9 @@ from gateway_service.domain.dictionary import (
     InvalidDictionary,
     parse_dictionary,
 )
-from gateway_service.domain.jobs import FileStatus, JobStatus
+from gateway_service.domain.jobs import ACTIVE, FileStatus, JobStatus
 from gateway_service.domain.pairing import pair_by_stem
+from gateway_service.metrics import JOBS_SUBMITTED, count_finished, engine_label, plan_label
 from gateway_service.service_layer.notifications import announce_cancelled
 from servicekit import UnitOfWork, utc_naive_now
 from servicekit.errors import DomainError
@@ -88,12 +89,15 @@ class Submissions:
             job = await repository.get(user_id, job_id, lock=True)
             if job is None or not await repository.delete(user_id, job_id):
                 return False
+            running = job.status in ACTIVE
             announce_cancelled(job, uow)  # webhooks: job.cancelled, if it was running
             uow.emit(
                 JobCancelled(job_id=job_id, user_id=user_id, reason="deleted by its owner"),
                 correlation_id=correlation_id,
             )
             await uow.commit()
+        if running:
+            count_finished(JobStatus.CANCELLED.value, job.plan, job.engine, "cancelled")
         return True
 
     async def create(
@@ -153,6 +157,7 @@ class Submissions:
             error=None,
             created_at=now,
             updated_at=now,
+            plan=plan.subscription if plan else None,
             files=[
                 FileRecord(
                     id=uuid4(),
@@ -200,4 +205,5 @@ class Submissions:
             if idempotency_key is None:
                 raise
             raise DuplicateSubmission from exc
+        JOBS_SUBMITTED.labels(plan_label(job.plan), engine_label(job.engine)).inc()
         return job

@@ -8,11 +8,12 @@ the job's answer (FilesStored or FilesRejected) once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
 
 from contracts import (
     Envelope,
+    FilesRejected,
     FilesStored,
     JobCancelled,
     JobSubmitted,
@@ -27,6 +28,7 @@ from storage_service.adapters.ingests import IngestRuns, SqlIngestRuns
 from storage_service.domain.checks import PairRejected
 from storage_service.domain.ingests import IngestRun, PairState, Rejection, StoredPair
 from storage_service.domain.keys import audio_key, text_key
+from storage_service.metrics import FILES_REJECTED, FILES_STORED
 from storage_service.service_layer.store_pair import IngestLimits, PairStorer
 
 __all__ = ["Ingest", "IngestLimits", "RunsOf"]
@@ -242,7 +244,22 @@ class Ingest:
         for event in run.events:
             priority = run.priority if isinstance(event, FilesStored) else None
             uow.emit(event, correlation_id=correlation_id, priority=priority)
+            if isinstance(event, FilesStored | FilesRejected):
+                uow.after_commit(_counter(event))
         run.events.clear()
+
+
+def _counter(event: FilesStored | FilesRejected) -> Callable[[], Awaitable[None]]:
+    """Counts the job's stored and refused pairs once its answer is committed."""
+    stored = len(event.files) if isinstance(event, FilesStored) else 0
+    reasons = [r.code for r in event.rejected]
+
+    async def count() -> None:
+        FILES_STORED.inc(stored)
+        for reason in reasons:
+            FILES_REJECTED.labels(reason).inc()
+
+    return count
 
 
 def _upload_keys(*pairs: SubmittedPair) -> list[str]:
