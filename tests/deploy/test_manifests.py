@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,41 @@ def test_the_compose_schema_check_refuses_a_misspelt_field(tmp_path: Path) -> No
         text.replace("\n    restart: unless-stopped\n", "\n    restrat: unless-stopped\n")
     )
     assert "restrat" in checks.compose_schema_errors(broken)
+
+
+def test_docker_compose_accepts_the_file_with_the_example_settings() -> None:
+    """``docker compose config`` (interpolation, merges, references between services)
+    with .env.example, warning about nothing (no variable left unset)."""
+    result = checks.docker_compose("config", "--quiet")
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_docker_compose_refuses_a_dependency_on_a_missing_service(tmp_path: Path) -> None:
+    broken = tmp_path / "docker-compose.yml"
+    text = checks.COMPOSE_FILE.read_text()
+    assert "    migrate: {condition: service_completed_successfully}" in text
+    broken.write_text(
+        text.replace(
+            "    migrate: {condition: service_completed_successfully}",
+            "    migrat: {condition: service_completed_successfully}",
+        )
+    )
+    result = checks.docker_compose("config", "--quiet", compose_file=broken)
+    assert result.returncode != 0
+    assert "migrat" in result.stderr
+
+
+def test_docker_compose_scales_the_aligners_from_the_setting(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(
+        (checks.ROOT / ".env.example")
+        .read_text()
+        .replace("ALIGNER_REPLICAS=2", "ALIGNER_REPLICAS=10")
+    )
+    result = checks.docker_compose("config", "--format", "json", env_file=env)
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert config["services"]["aligner"]["deploy"]["replicas"] == 10
 
 
 def test_every_compose_image_is_pinned(compose: Doc) -> None:
