@@ -199,18 +199,28 @@ def test_the_env_name_check_refuses_typos() -> None:
 
 
 def test_compose_provisions_grafana_from_the_dashboards_folder(compose: Doc) -> None:
-    grafana = compose["services"]["grafana"]
-    assert "./deploy/dashboards/grafana:/etc/grafana/dashboards:ro" in grafana["volumes"]
-    provider = checks.load_yaml(
-        checks.ROOT / "deploy/compose/grafana/provisioning/dashboards/platform.yml"
+    """Grafana's provisioning (deploy/dashboards/grafana/provisioning, from the metrics
+    work) loads the folder compose mounts the dashboards' JSON files at."""
+    mounts = dict(v.split(":")[:2] for v in compose["services"]["grafana"]["volumes"])
+    dashboards = mounts["./deploy/dashboards/grafana"]
+    provisioning = checks.ROOT / next(
+        s for s, t in mounts.items() if t == "/etc/grafana/provisioning"
     )
-    assert provider["providers"][0]["options"]["path"] == "/etc/grafana/dashboards"
+    providers = [
+        provider
+        for path in sorted((provisioning / "dashboards").glob("*.yml"))
+        for provider in checks.load_yaml(path)["providers"]
+    ]
+    assert [p["options"]["path"] for p in providers] == [dashboards]
+    (datasource,) = [
+        source
+        for path in sorted((provisioning / "datasources").glob("*.yml"))
+        for source in checks.load_yaml(path)["datasources"]
+    ]
+    assert datasource["url"] == "http://prometheus:9090"
     prometheus = compose["services"]["prometheus"]
-    assert (
-        "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"
-        in (prometheus["volumes"])
-    )
-    assert "openobserve" in compose["services"]
+    config = "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"
+    assert config in prometheus["volumes"]
     assert "healthcheck" in compose["services"]["openobserve"]
 
 
