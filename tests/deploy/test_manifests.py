@@ -125,6 +125,12 @@ def test_compose_runs_every_platform_service_healthy_after_its_dependencies(
         assert "user" not in spec, f"{name} runs as the image's user (10001)"
 
 
+def test_every_long_running_compose_service_has_a_health_check(compose: Doc) -> None:
+    running = [n for n, spec in compose["services"].items() if "restart" in spec]
+    assert {"mysql", "rabbitmq", "s3", "openobserve", "prometheus", "grafana"} <= set(running)
+    assert [n for n in running if "healthcheck" not in compose["services"][n]] == []
+
+
 def test_compose_migrates_every_schema_once_before_the_services(compose: Doc) -> None:
     migrate = compose["services"]["migrate"]
     command = migrate["command"]
