@@ -9,7 +9,13 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import os
 import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +159,44 @@ def test_compose_keys_are_readable_by_the_user_the_services_run_as(compose: Doc)
     assert "chmod 0600 /data/keys/jwt.pem" in script
     for spec in checks.compose_platform_services(compose).values():
         assert "./data/keys:/keys:ro" in spec["volumes"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the prepare job runs as root (chown)")
+def test_compose_prepare_job_leaves_a_key_only_the_services_user_can_read(
+    compose: Doc,
+) -> None:
+    """The `prepare` job's own script, run as root on a scratch ./data: auth's key is then
+    readable by uid 10001 (the services' user), by no other, and is a usable signing key;
+    run again, it keeps the key."""
+    from auth_service.settings import AuthSettings
+
+    script = compose["services"]["prepare"]["command"][0]
+    data = Path(tempfile.mkdtemp(prefix="compose-data-"))
+    try:
+        data.chmod(0o755)
+        script = script.replace("/data", str(data)).replace("python -m", f"{sys.executable} -m")
+
+        def prepare() -> None:
+            subprocess.run(["sh", "-euc", script], check=True)
+
+        def readable_by(uid: int, path: Path) -> bool:
+            result = subprocess.run(["cat", str(path)], check=False, user=uid, capture_output=True)
+            return result.returncode == 0
+
+        prepare()
+        key = data / "keys" / "jwt.pem"
+        assert (key.stat().st_uid, stat.S_IMODE(key.stat().st_mode)) == (10001, 0o600)
+        assert readable_by(10001, key)
+        assert not readable_by(10002, key)
+        assert readable_by(10001, data / "keys" / "jwt.pub.pem")
+        settings = AuthSettings(db_url="mysql+aiomysql://a:b@db/auth", jwt_private_key_file=key)
+        pem = settings.signing_key_pem()
+        prepare()
+        assert key.read_bytes() == pem
+        assert (data / "openobserve").stat().st_uid == 10001
+        assert (data / "grafana").stat().st_uid == 472
+    finally:
+        shutil.rmtree(data)
 
 
 def test_compose_keeps_all_state_under_data(compose: Doc) -> None:
