@@ -13,5 +13,6 @@ RUN pip install --no-cache-dir -c constraints.txt \
       -e services/notifier
 RUN useradd --system --uid 10001 app
 USER app
-ENV PYTHONUNBUFFERED=1
+# The containers' root filesystem is read-only (docker-compose.yml, deploy/k8s): no .pyc writes.
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 CMD ["python", "-m", "gateway_service"]
