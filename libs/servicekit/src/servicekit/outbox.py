@@ -36,6 +36,7 @@ from contracts import Envelope, Event
 from servicekit.db import Database, LongText, Timestamp, utc_naive_now
 from servicekit.logs import get_logger
 from servicekit.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING, OUTBOX_PUBLISH_FAILURES
+from servicekit.tracing import MAX_TRACE_CONTEXT, attached, recorded_trace_context
 
 __all__ = [
     "OutboxMessage",
@@ -63,6 +64,9 @@ outbox_table = Table(
     Column("published_at", Timestamp, nullable=True, index=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", String(500), nullable=True),
+    # The W3C trace context (JSON) current when the event was recorded, so that its
+    # publication, later, continues the same trace (kit migration v3; null when untraced).
+    Column("trace_context", String(MAX_TRACE_CONTEXT), nullable=True),
 )
 
 inbox_table = Table(
@@ -82,6 +86,7 @@ class OutboxMessage:
     correlation_id: str
     priority: int | None
     body: str
+    trace_context: str | None = None
 
 
 Publish = Callable[[OutboxMessage], Awaitable[None]]
@@ -127,6 +132,7 @@ class UnitOfWork:
                 "body": envelope.model_dump_json(),
                 "created_at": utc_naive_now(),
                 "attempts": 0,
+                "trace_context": recorded_trace_context(),
             }
         )
         return envelope
@@ -208,10 +214,16 @@ class OutboxRelay:
             ).all()
             for row in rows:
                 message = OutboxMessage(
-                    row.event_id, row.routing_key, row.correlation_id, row.priority, row.body
+                    row.event_id,
+                    row.routing_key,
+                    row.correlation_id,
+                    row.priority,
+                    row.body,
+                    row.trace_context,
                 )
                 try:
-                    await self._publish(message)
+                    with attached(message.trace_context):
+                        await self._publish(message)
                 except Exception as exc:  # the broker is down or refused: retry later
                     OUTBOX_PUBLISH_FAILURES.inc()
                     await session.execute(
