@@ -213,8 +213,11 @@ def start_telemetry(
     if disabled or not (configured or span_exporter or log_exporter):
         return telemetry
     resource = _resource(service, environ)
-    traces = "given" if span_exporter else _exporter_choice(environ, "OTEL_TRACES_EXPORTER")
-    logs = "given" if log_exporter else _exporter_choice(environ, "OTEL_LOGS_EXPORTER")
+    traces, logs = "none", "none"  # a signal given no exporter, and no endpoint, is off
+    if span_exporter or configured:
+        traces = "given" if span_exporter else _exporter_choice(environ, "OTEL_TRACES_EXPORTER")
+    if log_exporter or configured:
+        logs = "given" if log_exporter else _exporter_choice(environ, "OTEL_LOGS_EXPORTER")
     if traces != "none":
         tracer_provider = TracerProvider(resource=resource)
         tracer_provider.add_span_processor(

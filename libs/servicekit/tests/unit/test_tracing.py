@@ -80,6 +80,11 @@ def test_on_with_an_endpoint_named_by_the_service_or_otel_service_name() -> None
         assert no_traces.tracer_provider is None and no_traces.logger_provider is not None
     finally:
         no_traces.shutdown()
+    logs_only = start_telemetry("svc", {}, log_exporter=InMemoryLogRecordExporter())  # type: ignore[no-untyped-call]
+    try:  # a signal given no exporter, and no endpoint, stays off
+        assert logs_only.tracer_provider is None and logs_only.logger_provider is not None
+    finally:
+        logs_only.shutdown()
     with pytest.raises(ValueError, match="zipkin"):
         start_telemetry("svc", {**ENDPOINT, "OTEL_TRACES_EXPORTER": "zipkin"})
 
