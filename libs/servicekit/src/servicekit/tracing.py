@@ -26,7 +26,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -258,19 +258,19 @@ def recorded_trace_context() -> str | None:
     return recorded
 
 
-@contextmanager
-def attached(recorded: str | None) -> Iterator[None]:
+def attached(recorded: str | None) -> AbstractContextManager[None]:
     """Run the block inside the trace context an outbox row recorded."""
     if _active.provider is None or not recorded:
-        yield
-        return
+        return nullcontext()
     try:
         carrier = json.loads(recorded)
     except ValueError:
-        carrier = None
-    if not isinstance(carrier, dict):
-        yield
-        return
+        return nullcontext()
+    return _attached(carrier) if isinstance(carrier, dict) else nullcontext()
+
+
+@contextmanager
+def _attached(carrier: dict[str, str]) -> Iterator[None]:
     token = otel_context.attach(propagate.extract(carrier))
     try:
         yield
@@ -278,15 +278,12 @@ def attached(recorded: str | None) -> Iterator[None]:
         otel_context.detach(token)
 
 
-@contextmanager
-def client_span(name: str, **attributes: str) -> Iterator[None]:
+def client_span(name: str, **attributes: str) -> AbstractContextManager[Any]:
     """A CLIENT span around an outgoing call (an RPC), when tracing is on."""
     if _active.provider is None:
-        yield
-        return
+        return nullcontext()
     tracer = _active.provider.get_tracer(TRACER_NAME)
-    with tracer.start_as_current_span(name, kind=trace.SpanKind.CLIENT, attributes=attributes):
-        yield
+    return tracer.start_as_current_span(name, kind=trace.SpanKind.CLIENT, attributes=attributes)
 
 
 def tag_span(values: Mapping[str, object]) -> None:
