@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -59,6 +60,8 @@ ENDPOINT_SETTINGS = (
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
 )
+# Server span attributes that may hold a query string (old and new HTTP conventions).
+URL_ATTRIBUTES = ("http.url", "http.target", "url.full", "url.query")
 # Probes and scrapes every few seconds would bury the requests worth a look.
 UNTRACED_URLS = r"/(healthz|readyz|metrics)$"
 # The outbox column's size; a longer tracestate is dropped, the traceparent kept.
@@ -124,6 +127,7 @@ class Telemetry:
             tracer_provider=self.tracer_provider,
             excluded_urls=UNTRACED_URLS,
             exclude_spans=["receive", "send"],
+            server_request_hook=redact_query_values,
         )
 
     def log_processors(self) -> list[Any]:
@@ -294,6 +298,29 @@ def tag_span(values: Mapping[str, object]) -> None:
     span = trace.get_current_span()
     if span.is_recording():
         span.set_attributes({k: str(v) for k, v in values.items() if v is not None})
+
+
+def redact_query_values(span: trace.Span, _: object = None) -> None:
+    """The server span's URL keeps its query's names, not their values: a query may carry
+    a credential (the job stream's ``?token=``, presigned signatures)."""
+    attributes = getattr(span, "attributes", None)
+    if not span.is_recording() or not attributes:
+        return
+    for key in URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str) and "=" in value:
+            span.set_attribute(key, _without_query_values(value, whole=key != "url.query"))
+
+
+def _without_query_values(value: str, *, whole: bool) -> str:
+    parts = urlsplit(value) if whole else None
+    query = parts.query if parts is not None else value
+    if not query:
+        return value
+    redacted = urlencode(
+        [(name, "REDACTED") for name, _ in parse_qsl(query, keep_blank_values=True)], safe=""
+    )
+    return parts._replace(query=redacted).geturl() if parts is not None else redacted
 
 
 # -- logs ----------------------------------------------------------------------------

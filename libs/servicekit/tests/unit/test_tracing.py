@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
 from opentelemetry import trace
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
@@ -160,3 +162,29 @@ def test_a_recorded_trace_context_brings_its_trace_back_later(
     later = next(s for s in spans.get_finished_spans() if s.name == "later call")
     assert later.context is not None and later.context.trace_id == trace_id
     assert later.parent is not None and later.parent.span_id == span.get_span_context().span_id
+
+
+def test_http_spans_name_the_route_and_keep_no_query_values_or_credentials(
+    telemetry: tuple[Telemetry, InMemorySpanExporter, InMemoryLogRecordExporter],
+) -> None:
+    started, spans, _ = telemetry
+    app = FastAPI()
+
+    @app.get("/jobs/{job_id}/events")
+    async def events(job_id: str, token: str = "") -> dict[str, str]:
+        return {}
+
+    started.instrument_app(app)
+    client = TestClient(app)
+    response = client.get(
+        "/jobs/j-1/events?token=s3cret-token&limit=5",
+        headers={"authorization": "Bearer s3cret-bearer"},
+    )
+    assert response.status_code == 200
+    assert client.get("/healthz").status_code == 404  # probes are not traced, even unknown
+    started.flush()
+    (span,) = spans.get_finished_spans()
+    assert span.name == "GET /jobs/{job_id}/events"
+    recorded = json.dumps(dict(span.attributes or {}))
+    assert "s3cret" not in recorded
+    assert "token=REDACTED" in recorded and "limit=REDACTED" in recorded
