@@ -43,6 +43,7 @@ from opentelemetry.sdk._logs.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.util.re import parse_env_headers
 
 __all__ = [
     "Telemetry",
@@ -67,6 +68,8 @@ UNTRACED_URLS = r"/(healthz|readyz|metrics)$"
 # The outbox column's size; a longer tracestate is dropped, the traceparent kept.
 MAX_TRACE_CONTEXT = 1000
 TRACER_NAME = "servicekit"
+# The exporter's own loggers (and its HTTP client's): not shipped through the exporter.
+UNSHIPPED_LOGGERS = ("opentelemetry", "urllib3", "requests")
 HeadersT = TypeVar("HeadersT", bound=MutableMapping[str, Any])
 _SEVERITY = {
     logging.DEBUG: SeverityNumber.DEBUG,
@@ -177,24 +180,37 @@ def _resource(service: str, environ: Mapping[str, str]) -> Resource:
     )
 
 
-def _span_exporter(choice: str) -> SpanExporter:
+def _otlp_target(environ: Mapping[str, str], signal: str) -> dict[str, Any]:
+    """Endpoint and headers of one signal from ``environ`` (as the SDK would read them
+    from the process's environment, which ``environ`` stands for)."""
+    endpoint = _setting(environ, f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT")
+    if not endpoint:
+        base = _setting(environ, "OTEL_EXPORTER_OTLP_ENDPOINT") or "http://localhost:4318"
+        endpoint = f"{base.rstrip('/')}/v1/{signal}"
+    headers = _setting(environ, f"OTEL_EXPORTER_OTLP_{signal.upper()}_HEADERS") or _setting(
+        environ, "OTEL_EXPORTER_OTLP_HEADERS"
+    )
+    return {"endpoint": endpoint, "headers": parse_env_headers(headers, liberal=True)}
+
+
+def _span_exporter(choice: str, environ: Mapping[str, str]) -> SpanExporter:
     if choice == "console":
         return ConsoleSpanExporter()
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
         OTLPSpanExporter,
     )
 
-    return OTLPSpanExporter()
+    return OTLPSpanExporter(**_otlp_target(environ, "traces"))
 
 
-def _log_exporter(choice: str) -> LogRecordExporter:
+def _log_exporter(choice: str, environ: Mapping[str, str]) -> LogRecordExporter:
     if choice == "console":
         return ConsoleLogRecordExporter()
     from opentelemetry.exporter.otlp.proto.http._log_exporter import (  # noqa: PLC0415
         OTLPLogExporter,
     )
 
-    return OTLPLogExporter()
+    return OTLPLogExporter(**_otlp_target(environ, "logs"))
 
 
 def start_telemetry(
@@ -225,13 +241,13 @@ def start_telemetry(
     if traces != "none":
         tracer_provider = TracerProvider(resource=resource)
         tracer_provider.add_span_processor(
-            BatchSpanProcessor(span_exporter or _span_exporter(traces))
+            BatchSpanProcessor(span_exporter or _span_exporter(traces, environ))
         )
         telemetry.tracer_provider = _active.provider = tracer_provider
     if logs != "none":
         logger_provider = LoggerProvider(resource=resource)
         logger_provider.add_log_record_processor(
-            BatchLogRecordProcessor(log_exporter or _log_exporter(logs))
+            BatchLogRecordProcessor(log_exporter or _log_exporter(logs, environ))
         )
         telemetry.logger_provider = logger_provider
     return telemetry
@@ -354,7 +370,7 @@ class OtlpLogShipper:
     def __call__(
         self, _: Any, __: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        if str(event_dict.get("logger", "")).startswith("opentelemetry"):
+        if str(event_dict.get("logger", "")).startswith(UNSHIPPED_LOGGERS):
             return event_dict  # the exporter's own complaints would loop back to it
         level = logging.getLevelName(str(event_dict.get("level", "info")).upper())
         level = level if isinstance(level, int) else logging.INFO

@@ -188,3 +188,16 @@ def test_http_spans_name_the_route_and_keep_no_query_values_or_credentials(
     recorded = json.dumps(dict(span.attributes or {}))
     assert "s3cret" not in recorded
     assert "token=REDACTED" in recorded and "limit=REDACTED" in recorded
+
+
+def test_where_each_signal_goes_comes_from_the_settings_given() -> None:
+    openobserve = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://openobserve:5080/api/default/",
+        "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Basic%20YTpi,stream-name=alignment",
+    }
+    assert tracing._otlp_target(openobserve, "traces") == {
+        "endpoint": "http://openobserve:5080/api/default/v1/traces",
+        "headers": {"authorization": "Basic YTpi", "stream-name": "alignment"},
+    }
+    logs_apart = {**openobserve, "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "http://c:4318/v1/logs"}
+    assert tracing._otlp_target(logs_apart, "logs")["endpoint"] == "http://c:4318/v1/logs"
