@@ -137,6 +137,7 @@ async def test_a_trace_goes_through_the_outbox_a_consumer_and_its_own_event(
 
 
 async def test_without_telemetry_rows_record_no_trace(db: Database) -> None:
+    start_telemetry("kit-test", {})  # no endpoint: off (as in make dev, unless asked for)
     async with UnitOfWork(db, "kit-test") as uow:
         uow.emit(UserDeleted(user_id=uuid.uuid4()), correlation_id="c")
         await uow.commit()
