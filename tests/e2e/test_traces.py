@@ -160,6 +160,11 @@ def traced_stack(
         config.extra_env.setdefault(service, {}).update(
             {
                 "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                # Whatever the shell running the tests says.
+                "OTEL_SDK_DISABLED": "false",
+                "OTEL_TRACES_EXPORTER": "otlp",
+                "OTEL_LOGS_EXPORTER": "otlp",
+                "OTEL_TRACES_SAMPLER": "parentbased_always_on",
                 # Batches leave within a fifth of a second rather than five.
                 "OTEL_BSP_SCHEDULE_DELAY": "200",
                 "OTEL_BLRP_SCHEDULE_DELAY": "200",
