@@ -14,7 +14,7 @@ SOURCES := services/aligner/bench libs/contracts/src libs/servicekit/src deploy/
 TESTS := libs/contracts/tests libs/servicekit/tests deploy/local/tests $(wildcard services/*/tests) \
 	clients/python/tests tests
 
-.PHONY: help fuzz bench bench-load bench-accuracy bench-confidence bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
+.PHONY: help backup restore migrate smoke fmt fuzz bench bench-load bench-accuracy bench-confidence bench-adaptation bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
 
 help:
 	@echo "make dev        run all six services, an S3 server and the setup, in the foreground"
@@ -22,16 +22,25 @@ help:
 	@echo "make lint       ruff and mypy"
 	@echo "make bench      accuracy (bench-accuracy), throughput (bench-speed), an hour-long file (bench-long)"
 	@echo "make bench-confidence  how well word confidence finds wrong transcript words (ROC AUC)"
+	@echo "make bench-adaptation  what speaker adaptation (MLLR) gains on TIMIT, per recording and per speaker"
 	@echo "make bench-load the whole platform under load (submit latency, replicas, memory, streams)"
 	@echo "make contracts  regenerate the AsyncAPI document and JSON Schemas"
+	@echo "make migrate    create the schemas and users, upgrade each to its Alembic head"
+	@echo "make smoke URL=http://127.0.0.1:8000  health, sign-up, one job, download (< 1 min)"
+	@echo "make backup DEST=DIR   the schemas and the bucket, while the system runs"
+	@echo "make restore SRC=DIR   put a backup back, with the system stopped"
+	@echo "make fmt        ruff format and ruff check --fix (alias of make format)"
+	@echo "runbook: docs/operations.md"
 
 # ffmpeg decodes uploads (storage); espeak-ng pronounces words outside the dictionary
-# (aligner). Installed from Debian's packages where missing.
+# (aligner); mariadb-client's mysqldump and mysql back up and restore the schemas.
+# Installed from Debian's packages where missing.
 system-deps:
-	@command -v ffmpeg >/dev/null && command -v espeak-ng >/dev/null || { \
-	  echo "installing ffmpeg and espeak-ng"; \
+	@command -v ffmpeg >/dev/null && command -v espeak-ng >/dev/null && \
+	  command -v mysqldump >/dev/null && command -v mysql >/dev/null || { \
+	  echo "installing ffmpeg, espeak-ng and mariadb-client"; \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg espeak-ng; }
+	  $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg espeak-ng mariadb-client; }
 
 venv: $(STAMP)
 
@@ -66,6 +75,24 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+fmt: format
+
+# Operations (docs/operations.md), on make dev's configuration (DEVSTACK_* settings, .dev/).
+migrate: venv
+	$(BIN)/python -m devstack migrate
+
+smoke: system-deps venv
+	@test -n "$(URL)" || { echo "usage: make smoke URL=http://127.0.0.1:8000 [SMOKE_ARGS=...]" >&2; exit 2; }
+	$(BIN)/python -m devstack smoke "$(URL)" $(SMOKE_ARGS)
+
+backup: system-deps venv
+	@test -n "$(DEST)" || { echo "usage: make backup DEST=DIR (a new or empty folder)" >&2; exit 2; }
+	$(BIN)/python -m devstack backup "$(DEST)"
+
+restore: system-deps venv
+	@test -n "$(SRC)" || { echo "usage: make restore SRC=DIR (a folder made by make backup)" >&2; exit 2; }
+	$(BIN)/python -m devstack restore "$(SRC)"
+
 bench: bench-accuracy bench-confidence bench-speed bench-long
 
 bench-accuracy: venv
@@ -73,6 +100,9 @@ bench-accuracy: venv
 
 bench-confidence: venv
 	$(BIN)/python services/aligner/bench/confidence.py
+
+bench-adaptation: venv
+	$(BIN)/python services/aligner/bench/adaptation.py
 
 bench-speed: venv
 	$(BIN)/python services/aligner/bench/speed.py

@@ -178,50 +178,56 @@ def transcript_tokens(folder: Path, text: str) -> list[Token]:
 
 def run(engine: Engine, folder: Path, tally: Tally) -> None:
     for wav_path in sorted(folder.glob("*.wav")):
-        language = language_of(folder, wav_path)
-        if not supports(engine, language):
-            continue
-        base = wav_path.with_suffix("")
-        with wave.open(str(wav_path)) as source:
-            pcm = source.readframes(source.getnframes())
-            duration = source.getnframes() / source.getframerate()
-        tokens = transcript_tokens(folder, base.with_suffix(".txt").read_text(encoding="utf-8"))
-        engine.learn([t.key for t in tokens])  # as the service does: guess what is missing
-        known = [t for t in tokens if engine.knows(t.key)]
-        reference = json.loads(Path(f"{base}.words.json").read_text())
-        want = [(reference_key(w["word"]), w["start"], w["end"]) for w in reference]
-        tally.files += 1
-        tally.words_expected += len(want)
-        tally.seconds_audio += duration
-        started, cpu_started = time.perf_counter(), time.process_time()
-        try:
-            output = engine.align(pcm, [t.key for t in known], language)
-        except EngineFailed:
-            damaged = " (damaged: byte-slipped PCM)" if byte_slipped(pcm) else ""
-            tally.failed.append(wav_path.name + damaged)
-            continue
-        finally:
-            tally.seconds_spent += time.perf_counter() - started
-            tally.cpu_spent += time.process_time() - cpu_started
-        got = [
-            (reference_key(t.text) if folder.name in IPA_SETS else t.key, w.start, w.end)
-            for t, w in zip(known, output.words, strict=True)
-        ]
-        errors, matched = boundaries(got, want)
-        tally.word_errors += errors
-        tally.words_matched += matched
-        count(tally.word_hits, got, want)
-        phones_path = Path(f"{base}.phones.json")
-        if folder.name == "timit" and phones_path.exists() and output.phones:
-            got_phones = [(p.phone.lower(), p.start, p.end) for p in output.phones]
-            want_phones = reference_phones(phones_path)
-            tally.phone_errors += boundaries(got_phones, want_phones)[0]
-            count(tally.phone_hits, got_phones, want_phones)
-        elif phones_path.exists() and output.phones and folder.name not in ENGLISH_SETS:
-            got_phones = [(model_class(p.phone), p.start, p.end) for p in output.phones]
-            want_phones = comparable_phones(folder, phones_path)
-            tally.phone_errors += boundaries(got_phones, want_phones)[0]
-            count(tally.phone_hits, got_phones, want_phones)
+        run_one(engine, folder, wav_path, tally)
+
+
+def run_one(engine: Engine, folder: Path, wav_path: Path, tally: Tally) -> None:
+    """One file aligned and measured into the tally (nothing if the engine lacks its
+    language)."""
+    language = language_of(folder, wav_path)
+    if not supports(engine, language):
+        return
+    base = wav_path.with_suffix("")
+    with wave.open(str(wav_path)) as source:
+        pcm = source.readframes(source.getnframes())
+        duration = source.getnframes() / source.getframerate()
+    tokens = transcript_tokens(folder, base.with_suffix(".txt").read_text(encoding="utf-8"))
+    engine.learn([t.key for t in tokens])  # as the service does: guess what is missing
+    known = [t for t in tokens if engine.knows(t.key)]
+    reference = json.loads(Path(f"{base}.words.json").read_text())
+    want = [(reference_key(w["word"]), w["start"], w["end"]) for w in reference]
+    tally.files += 1
+    tally.words_expected += len(want)
+    tally.seconds_audio += duration
+    started, cpu_started = time.perf_counter(), time.process_time()
+    try:
+        output = engine.align(pcm, [t.key for t in known], language)
+    except EngineFailed:
+        damaged = " (damaged: byte-slipped PCM)" if byte_slipped(pcm) else ""
+        tally.failed.append(wav_path.name + damaged)
+        return
+    finally:
+        tally.seconds_spent += time.perf_counter() - started
+        tally.cpu_spent += time.process_time() - cpu_started
+    got = [
+        (reference_key(t.text) if folder.name in IPA_SETS else t.key, w.start, w.end)
+        for t, w in zip(known, output.words, strict=True)
+    ]
+    errors, matched = boundaries(got, want)
+    tally.word_errors += errors
+    tally.words_matched += matched
+    count(tally.word_hits, got, want)
+    phones_path = Path(f"{base}.phones.json")
+    if folder.name == "timit" and phones_path.exists() and output.phones:
+        got_phones = [(p.phone.lower(), p.start, p.end) for p in output.phones]
+        want_phones = reference_phones(phones_path)
+        tally.phone_errors += boundaries(got_phones, want_phones)[0]
+        count(tally.phone_hits, got_phones, want_phones)
+    elif phones_path.exists() and output.phones and folder.name not in ENGLISH_SETS:
+        got_phones = [(model_class(p.phone), p.start, p.end) for p in output.phones]
+        want_phones = comparable_phones(folder, phones_path)
+        tally.phone_errors += boundaries(got_phones, want_phones)[0]
+        count(tally.phone_hits, got_phones, want_phones)
 
 
 def run_synthetic(engine: Engine) -> None:

@@ -1,7 +1,8 @@
 """``devstack run``: the whole platform in the foreground until Ctrl-C or SIGTERM
 (``DEVSTACK_ALIGNER_REPLICAS=N``: N aligner processes, 1 to 10, each with its own port and log).
 ``devstack provision``: only schemas, users and the bucket (the S3 server must be up).
-``devstack keys --keys-dir DIR``: auth's JWT key pair, made once (used by docker compose)."""
+``devstack keys --keys-dir DIR``: auth's JWT key pair, made once (used by docker compose).
+``devstack backup|restore|migrate|smoke|dead-letters``: operator commands (devstack.ops)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from devstack.config import StackConfig, write_key_pair
+from devstack.ops import OPS_COMMANDS, ops_main
 from devstack.stack import Stack, default_state_dir
 
 
@@ -52,6 +54,9 @@ def run(stack: Stack) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in OPS_COMMANDS:
+        return ops_main(argv)
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
     parser.add_argument("command", choices=["run", "provision", "keys"])
     parser.add_argument("--keys-dir", type=Path, default=Path("/keys"), help="for `keys`")

@@ -1,8 +1,15 @@
-"""Alembic helpers: every service applies its own history to its own schema at start."""
+"""Alembic helpers: every service applies its own history to its own schema at start.
+
+Several replicas of a service may start at once (``docker compose up --scale``, a rollout):
+on MySQL/MariaDB the upgrade runs under a named lock of the schema (``GET_LOCK``), so one
+process migrates while the others wait, then find the schema at head and do nothing.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,18 +20,28 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import create_async_engine
 
 __all__ = [
+    "MIGRATION_LOCK_TIMEOUT_SECONDS",
     "TIMESTAMP",
+    "MigrationLockTimeout",
     "add_inbox_pruning_index_v2",
     "add_outbox_trace_context_v3",
     "create_kit_tables_v1",
     "drop_inbox_pruning_index_v2",
     "drop_outbox_trace_context_v3",
     "run_alembic_env",
+    "schema_lock",
     "upgrade_to_head",
 ]
 
 # For migrations: microsecond DATETIME on MySQL/MariaDB (frozen here, unlike the live models).
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+# How long a starting replica waits for another one's upgrade before giving up.
+MIGRATION_LOCK_TIMEOUT_SECONDS = 600
+
+
+class MigrationLockTimeout(RuntimeError):
+    """Another process held the schema's migration lock for too long."""
 
 
 def alembic_config(migrations_dir: Path, url: str) -> Config:
@@ -44,9 +61,10 @@ def run_alembic_env(target_metadata: list[MetaData], default_url: str) -> None:
     url = context.config.attributes.get("url") or default_url
 
     def migrate(connection: Connection) -> None:
-        context.configure(connection=connection, target_metadata=target_metadata)
-        with context.begin_transaction():
-            context.run_migrations()
+        with schema_lock(connection):
+            context.configure(connection=connection, target_metadata=target_metadata)
+            with context.begin_transaction():
+                context.run_migrations()
 
     async def run() -> None:
         engine = create_async_engine(url, poolclass=pool.NullPool)
@@ -60,6 +78,34 @@ def run_alembic_env(target_metadata: list[MetaData], default_url: str) -> None:
             context.run_migrations()
     else:
         asyncio.run(run())
+
+
+@contextmanager
+def schema_lock(
+    connection: Connection, timeout: float = MIGRATION_LOCK_TIMEOUT_SECONDS
+) -> Iterator[None]:
+    """The schema's migration lock (MySQL/MariaDB ``GET_LOCK``, held by this session) for
+    the duration of the block; elsewhere (SQLite) nothing. The lock is taken and released
+    outside Alembic's transaction: the read of ``alembic_version`` that follows the wait
+    then sees what the process that held the lock committed."""
+    if connection.dialect.name not in {"mysql", "mariadb"}:
+        yield
+        return
+    schema = connection.execute(sa.text("SELECT DATABASE()")).scalar()
+    name = f"alembic.{schema}"[:64]  # the server's limit on lock names
+    got = connection.execute(
+        sa.text("SELECT GET_LOCK(:name, :timeout)"), {"name": name, "timeout": timeout}
+    ).scalar()
+    connection.commit()  # end the implicit transaction; the lock belongs to the session
+    if got != 1:
+        raise MigrationLockTimeout(
+            f"another process kept the migration lock {name!r} for over {timeout:.0f} s"
+        )
+    try:
+        yield
+    finally:
+        connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+        connection.commit()
 
 
 def create_kit_tables_v1() -> None:

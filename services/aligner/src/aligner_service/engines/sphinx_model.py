@@ -11,6 +11,7 @@ utterance mean removed, 1s_c_d_dd deltas in three streams of 13).
 
 from __future__ import annotations
 
+import copy
 import struct
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +23,8 @@ import pocketsphinx
 from scipy.fft import dct
 from threadpoolctl import ThreadpoolController
 
+from aligner_service.domain.adaptation import AdaptationStatistics, MeanTransform
+
 __all__ = [
     "MillisecondScorer",
     "SphinxModel",
@@ -29,6 +32,7 @@ __all__ = [
     "mfcc",
     "one_blas_thread",
     "stacked_features",
+    "write_mllr",
 ]
 
 SAMPLE_RATE = 16_000
@@ -167,14 +171,48 @@ class SphinxModel:
         if self.mixture_weights.shape[:2] != (n_feat, n_density):
             raise ValueError("mixture weights do not match the codebooks")
         self.stream_width = width
-        # Terms of -0.5 (x - m)^2 / v expanded, so that frames x codewords is one product.
-        self._precision = 1.0 / variances
-        self._scaled_means = self.means * self._precision
-        self._constant = -0.5 * (
-            np.log(2 * np.pi * variances).sum(axis=-1)
-            + (self.means**2 * self._precision).sum(axis=-1)
-        )
+        self.precisions = 1.0 / variances
+        self._set_means(self.means)
         self.phone_index = {name: i for i, name in enumerate(self.mdef.phones)}
+
+    def _set_means(self, means: np.ndarray) -> None:
+        self.means = means
+        # Terms of -0.5 (x - m)^2 / v expanded, so that frames x codewords is one product.
+        self._scaled_means = means * self.precisions
+        self._constant = -0.5 * (
+            np.log(2 * np.pi / self.precisions).sum(axis=-1)
+            + (means**2 * self.precisions).sum(axis=-1)
+        )
+
+    def adapted(self, transform: MeanTransform) -> SphinxModel:
+        """A copy whose means are transformed (the variances and weights are shared)."""
+        model = copy.copy(self)
+        model._set_means(transform.apply(self.means))
+        return model
+
+    def adaptation_statistics(
+        self, features: np.ndarray, senones: np.ndarray
+    ) -> AdaptationStatistics:
+        """Each frame's Gaussian posteriors within the senone it was aligned to, summed per
+        Gaussian, with the features they weigh (what an MLLR transform is estimated from)."""
+        statistics = AdaptationStatistics.empty(self.means.shape)
+        w = self.stream_width
+        codebooks = self.mdef.senone_codebook[senones]
+        for codebook in np.unique(codebooks):
+            rows = np.flatnonzero(codebooks == codebook)
+            x = features[rows].astype(np.float64)
+            # [frame, stream, density]: the codeword's likelihood times the senone's weight.
+            scores = self.codeword_scores(int(codebook), x)
+            scores += np.moveaxis(self.mixture_weights[:, :, senones[rows]], 2, 0)
+            scores -= scores.max(axis=2, keepdims=True)
+            posteriors = np.exp(scores)
+            posteriors /= posteriors.sum(axis=2, keepdims=True)
+            statistics.occupancy[codebook] += posteriors.sum(axis=0)
+            for f in range(self.means.shape[1]):
+                statistics.feature_sums[codebook, f] += (
+                    posteriors[:, f, :].T @ x[:, f * w : (f + 1) * w]
+                )
+        return statistics
 
     def codeword_scores(self, codebook: int, features: np.ndarray) -> np.ndarray:
         """log N(x; codeword) as [frame, stream, density] for one codebook."""
@@ -186,7 +224,7 @@ class SphinxModel:
             out[:, f, :] = (
                 self._constant[codebook, f]
                 + x @ self._scaled_means[codebook, f].T
-                - 0.5 * (x**2) @ self._precision[codebook, f].T
+                - 0.5 * (x**2) @ self.precisions[codebook, f].T
             )
         return out
 
@@ -203,6 +241,19 @@ class SphinxModel:
             per_stream = peak[..., 0] + np.log(np.exp(scores - peak).sum(axis=2))
             result[:, j] = per_stream.sum(axis=1)
         return result
+
+
+def write_mllr(transform: MeanTransform, path: Path) -> None:
+    """The transform in the text format PocketSphinx's -mllr option reads (ps_mllr.c): one
+    class, then per stream its width, A row by row, b, and variance scales (all 1)."""
+    n_streams, width, _ = transform.matrices.shape
+    lines = ["1", str(n_streams)]
+    for f in range(n_streams):
+        lines.append(str(width))
+        lines += [" ".join(f"{v:.7g}" for v in row) for row in transform.matrices[f]]
+        lines.append(" ".join(f"{v:.7g}" for v in transform.biases[f]))
+        lines.append(" ".join(["1.0"] * width))
+    path.write_text("\n".join(lines) + "\n", encoding="ascii")
 
 
 @cache
@@ -316,6 +367,23 @@ class MillisecondScorer:
             cepstra -= cepstra.mean(axis=0)  # -cmn batch: the utterance's mean
         self.cepstra = cepstra
         self._features = stacked_features(cepstra, DECODER_SHIFT // shift)
+
+    def at_decoder_frames(self, frames: np.ndarray, offset_ms: int) -> np.ndarray:
+        """The features of the given 10 ms decoder frames (window centres offset_ms after
+        each frame's start)."""
+        rows = np.clip(frames * 10 + offset_ms, 0, len(self._features) - 1)
+        features: np.ndarray = self._features[rows]
+        return features
+
+    def using(self, model: SphinxModel) -> MillisecondScorer:
+        """The same features scored by another model (an adapted one)."""
+        scorer = copy.copy(self)
+        scorer._model = model
+        return scorer
+
+    @property
+    def model(self) -> SphinxModel:
+        return self._model
 
     def contrast(
         self, left: list[int], right: list[int], first_ms: int, last_ms: int
