@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -183,15 +183,25 @@ def _adopt_library_loggers() -> None:
         logger.setLevel(logging.NOTSET)
 
 
-def configure_logging(service: str, level: str = "INFO", log_file: str | None = None) -> None:
+def configure_logging(
+    service: str,
+    level: str = "INFO",
+    log_file: str | None = None,
+    *,
+    processors: Sequence[structlog.types.Processor] = (),
+    exporters: Sequence[structlog.types.Processor] = (),
+) -> None:
     """Route structlog and the standard library (uvicorn, faststream, aio-pika) through
-    one JSON renderer."""
+    one JSON renderer. ``processors`` add fields to every event (the trace ids);
+    ``exporters`` see each finished event, redacted, just before it is rendered (and may
+    ship it elsewhere too: servicekit.tracing's OTLP logs)."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         _service_key(service),
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        *processors,
         _ensure_context_keys,
         _redact,
     ]
@@ -209,6 +219,7 @@ def configure_logging(service: str, level: str = "INFO", log_file: str | None = 
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            *exporters,
             structlog.processors.JSONRenderer(),
         ],
     )

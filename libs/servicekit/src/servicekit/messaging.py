@@ -39,6 +39,7 @@ from servicekit.logs import bind_context, get_logger
 from servicekit.metrics import EVENTS_CONSUMED, UNROUTED_MESSAGES
 from servicekit.outbox import OutboxMessage, UnitOfWork
 from servicekit.queue_metrics import note_delivery
+from servicekit.tracing import tag_span
 
 __all__ = [
     "FAILURES_HEADER",
@@ -442,6 +443,7 @@ class EventConsumers(Generic[E]):
             await message.reject(requeue=False)
             return
         with bind_context(**envelope.log_context()):
+            tag_span(envelope.log_context())
             # Held before the unit of work opens, so that no transaction idles meanwhile.
             if delay is not None and not await self._held(envelope.occurred_at + delay):
                 await message.nack(requeue=True)

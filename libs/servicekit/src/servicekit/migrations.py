@@ -24,8 +24,10 @@ __all__ = [
     "TIMESTAMP",
     "MigrationLockTimeout",
     "add_inbox_pruning_index_v2",
+    "add_outbox_trace_context_v3",
     "create_kit_tables_v1",
     "drop_inbox_pruning_index_v2",
+    "drop_outbox_trace_context_v3",
     "run_alembic_env",
     "schema_lock",
     "upgrade_to_head",
@@ -140,3 +142,14 @@ def add_inbox_pruning_index_v2() -> None:
 
 def drop_inbox_pruning_index_v2() -> None:
     op.drop_index("ix_inbox_processed_at", table_name="inbox")
+
+
+def add_outbox_trace_context_v3() -> None:
+    """Kit v3: ``outbox.trace_context``, the W3C trace context current when an event was
+    recorded, which the relay's publish continues (servicekit.tracing). Nullable: rows
+    written before, or with tracing off, have none. Call from a service's migration."""
+    op.add_column("outbox", sa.Column("trace_context", sa.String(1000), nullable=True))
+
+
+def drop_outbox_trace_context_v3() -> None:
+    op.drop_column("outbox", "trace_context")

@@ -43,6 +43,7 @@ from servicekit.metrics import (
     OUTBOX_PUBLISH_FAILURES,
     OUTBOX_PUBLISH_LAG_SECONDS,
 )
+from servicekit.tracing import MAX_TRACE_CONTEXT, attached, recorded_trace_context
 
 __all__ = [
     "OutboxMessage",
@@ -71,6 +72,9 @@ outbox_table = Table(
     Column("published_at", Timestamp, nullable=True, index=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", String(500), nullable=True),
+    # The W3C trace context (JSON) current when the event was recorded, so that its
+    # publication, later, continues the same trace (kit migration v3; null when untraced).
+    Column("trace_context", String(MAX_TRACE_CONTEXT), nullable=True),
 )
 
 inbox_table = Table(
@@ -92,6 +96,7 @@ class OutboxMessage:
     body: str
     # When the event was committed (naive UTC): the message's AMQP timestamp.
     created_at: datetime | None = None
+    trace_context: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,7 @@ class UnitOfWork:
                 "body": envelope.model_dump_json(),
                 "created_at": utc_naive_now(),
                 "attempts": 0,
+                "trace_context": recorded_trace_context(),
             }
         )
         return envelope
@@ -230,9 +236,11 @@ class OutboxRelay:
                     row.priority,
                     row.body,
                     row.created_at,
+                    row.trace_context,
                 )
                 try:
-                    await self._publish(message)
+                    with attached(message.trace_context):
+                        await self._publish(message)
                 except Exception as exc:  # the broker is down or refused: retry later
                     OUTBOX_PUBLISH_FAILURES.inc()
                     await session.execute(

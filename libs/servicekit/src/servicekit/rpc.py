@@ -26,6 +26,7 @@ from servicekit.errors import DomainError, Unavailable, is_unavailable, validati
 from servicekit.logs import bind_context, get_logger
 from servicekit.messaging import Topology, raw_body
 from servicekit.metrics import RPC_SECONDS
+from servicekit.tracing import client_span, inject, tag_span
 
 __all__ = ["RpcClient", "RpcFailed", "RpcUnavailable", "serve_rpc"]
 
@@ -58,6 +59,7 @@ def serve_rpc(
                 )
             )
         with bind_context(correlation_id=request.correlation_id):
+            tag_span({"correlation_id": request.correlation_id})
             try:
                 result = await answer(request)
             except DomainError as exc:
@@ -172,17 +174,19 @@ class RpcClient:
         future = self._pending[key] = asyncio.get_running_loop().create_future()
         try:
             async with asyncio.timeout(self._timeout):
-                await self._channel.default_exchange.publish(
-                    aio_pika.Message(
-                        request.model_dump_json().encode(),
-                        content_type="application/json",
-                        correlation_id=key,
-                        reply_to=self._reply_queue,
-                        expiration=self._timeout,  # worthless once we stopped waiting
-                    ),
-                    routing_key=self._topology.rpc_queue(type(request)).name,
-                )
-                response = await future
+                with client_span(f"{name} call", correlation_id=request.correlation_id):
+                    await self._channel.default_exchange.publish(
+                        aio_pika.Message(
+                            request.model_dump_json().encode(),
+                            content_type="application/json",
+                            correlation_id=key,
+                            reply_to=self._reply_queue,
+                            expiration=self._timeout,  # worthless once we stopped waiting
+                            headers=inject({}),  # the caller's trace goes on in the answer
+                        ),
+                        routing_key=self._topology.rpc_queue(type(request)).name,
+                    )
+                    response = await future
         except TimeoutError as exc:
             raise RpcUnavailable(f"no answer from {name} in {self._timeout} s") from exc
         except Exception as exc:

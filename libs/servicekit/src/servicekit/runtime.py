@@ -34,6 +34,7 @@ from servicekit.queue_metrics import QueueSampler
 from servicekit.retention import InboxPruner
 from servicekit.s3 import make_object_store
 from servicekit.settings import S3Settings, ServiceSettings
+from servicekit.tracing import start_telemetry
 
 __all__ = ["ServiceRuntime"]
 
@@ -46,7 +47,15 @@ RECONNECT_SECONDS = 1.0
 
 class ServiceRuntime:
     def __init__(self, name: str, settings: ServiceSettings, migrations_dir: Path) -> None:
-        configure_logging(name, settings.log_level, settings.log_file)
+        # Off (and free) unless OTEL_EXPORTER_OTLP_ENDPOINT is set: see servicekit.tracing.
+        self.telemetry = start_telemetry(name)
+        configure_logging(
+            name,
+            settings.log_level,
+            settings.log_file,
+            processors=self.telemetry.log_processors(),
+            exporters=self.telemetry.log_exporters(),
+        )
         self.name = name
         self.settings = settings
         self.migrations_dir = migrations_dir
@@ -60,7 +69,10 @@ class ServiceRuntime:
             reconnect_interval=RECONNECT_SECONDS,
             # faststream_received_*, faststream_published_*: counts, latency and
             # exceptions per handler and destination, for free.
-            middlewares=[RabbitPrometheusMiddleware(registry=REGISTRY, app_name=name)],
+            middlewares=[
+                RabbitPrometheusMiddleware(registry=REGISTRY, app_name=name),
+                *self.telemetry.broker_middlewares(),
+            ],
         )
         self.topology = Topology(settings.namespace)
         self.relay = OutboxRelay(
@@ -183,6 +195,7 @@ class ServiceRuntime:
         app = app or FastAPI(title=f"{self.name} service", docs_url=None, redoc_url=None)
         app.router.lifespan_context = lifespan
         add_operational_routes(app, self.name, self.readiness, samplers=self.samplers)
+        self.telemetry.instrument_app(app)
         return app
 
     def run(self, app: FastAPI | None = None) -> None:
