@@ -14,7 +14,7 @@ SOURCES := services/aligner/bench libs/contracts/src libs/servicekit/src deploy/
 TESTS := libs/contracts/tests libs/servicekit/tests deploy/local/tests $(wildcard services/*/tests) \
 	clients/python/tests tests
 
-.PHONY: help backup restore migrate smoke fmt fuzz bench bench-load bench-accuracy bench-confidence bench-adaptation bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
+.PHONY: help backup restore migrate smoke fmt fuzz bench bench-load bench-accuracy bench-confidence bench-adaptation bench-offsets bench-speed bench-long system-deps dev test test-unit test-integration test-e2e lint format contracts venv clean-dev
 
 help:
 	@echo "make dev        run all six services, an S3 server and the setup, in the foreground"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench      accuracy (bench-accuracy), throughput (bench-speed), an hour-long file (bench-long)"
 	@echo "make bench-confidence  how well word confidence finds wrong transcript words (ROC AUC)"
 	@echo "make bench-adaptation  what speaker adaptation (MLLR) gains on TIMIT, per recording and per speaker"
+	@echo "make bench-offsets     per-class boundary corrections, cross-validated by speaker"
 	@echo "make bench-load the whole platform under load (submit latency, replicas, memory, streams)"
 	@echo "make contracts  regenerate the AsyncAPI document and JSON Schemas"
 	@echo "make migrate    create the schemas and users, upgrade each to its Alembic head"
@@ -112,6 +113,9 @@ bench-confidence: venv
 
 bench-adaptation: venv
 	$(BIN)/python services/aligner/bench/adaptation.py
+
+bench-offsets: venv
+	$(BIN)/python services/aligner/bench/offsets.py
 
 bench-speed: venv
 	$(BIN)/python services/aligner/bench/speed.py

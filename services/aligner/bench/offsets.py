@@ -108,7 +108,7 @@ def main() -> None:
     default = Path(__file__).resolve().parents[4] / "shared" / "data" / "alignment-eval"
     parser.add_argument("--data", type=Path, default=default)
     args = parser.parse_args()
-    engine = PocketSphinxEngine()
+    engine = PocketSphinxEngine(corrections=BoundaryCorrections())  # the raw boundaries
     timit = align_set(engine, args.data / "timit")
     speakers = sorted({a.speaker for a in timit})
     errors = {a.speaker: [] for a in timit}  # type: dict[str, list[tuple[str, float]]]

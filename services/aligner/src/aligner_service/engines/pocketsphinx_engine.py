@@ -16,6 +16,11 @@ from pocketsphinx import Alignment, Decoder
 
 from aligner_service.domain.adaptation import AdaptationStatistics, estimate_mean_transform
 from aligner_service.domain.confidence import per_frame, with_confidence
+from aligner_service.domain.offsets import (
+    ENGLISH_CORRECTIONS,
+    BoundaryCorrections,
+    correct_boundaries,
+)
 from aligner_service.domain.refine import (
     PhoneStates,
     StateSpan,
@@ -65,6 +70,7 @@ class PocketSphinxEngine:
         millisecond_boundaries: bool = True,
         landmarks: bool = True,
         adapt: bool = False,
+        corrections: BoundaryCorrections = ENGLISH_CORRECTIONS,
     ) -> None:
         # Loaded once per worker process and kept warm.
         self._decoder = Decoder(lm=None, loglevel="FATAL")
@@ -81,6 +87,7 @@ class PocketSphinxEngine:
         self._millisecond = millisecond_boundaries
         self._landmarks = landmarks  # voicing onsets/offsets, nasal closures and releases
         self._adapt = adapt  # the boundaries placed by a model adapted to the recording
+        self._corrections = corrections  # per boundary class (domain/offsets.py)
         # Evidence from the speaker's other recordings, added to each recording's own.
         self.speaker_statistics: AdaptationStatistics | None = None
         self.last_statistics: AdaptationStatistics | None = None
@@ -169,6 +176,9 @@ class PocketSphinxEngine:
         if self._millisecond:
             timings = follow_phones(timings, phones)
         timings, phones = tighten_pause_edges(pcm16k, timings, phones)
+        if self._corrections.shifts_ms and phones:
+            phones = correct_boundaries(phones, self._corrections)
+            timings = follow_phones(timings, phones)
         return EngineOutput(words=timings, phones=phones)
 
     def _decode(self, pcm16k: bytes, decoder: Decoder | None = None) -> None:
