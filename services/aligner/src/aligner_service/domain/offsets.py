@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from aligner_service.engines.base import PhoneTiming
 
 __all__ = [
-    "ENGLISH_CORRECTIONS",
     "BoundaryCorrections",
     "boundary_class",
     "boundary_errors",
@@ -120,29 +119,3 @@ def correct_boundaries(
                 end = min(end, after.start)  # never into the next word after the pause
             out[i] = replace(out[i], end=max(end, out[i].start + MIN_PHONE_S))
     return out
-
-
-# Shipped with the English engine: learnt by services/aligner/bench/offsets.py (`make
-# bench-offsets`) on the evaluation sets whose licences allow it (praatio: MIT; ljspeech:
-# public-domain audio, FastSpeech2's MFA labels; mfa_tests: MIT; 398 boundaries, silver),
-# never on TIMIT (non-commercial). Applied to all of TIMIT, which it never saw: words
-# 17.8 -> 17.5 ms mean, phones 14.3 -> 14.2 ms (2026-11-30). A table learnt on TIMIT itself
-# is measured by the bench only (held-out speakers), never shipped.
-ENGLISH_CORRECTIONS = BoundaryCorrections(
-    {
-        "vowel>nasal": -10.9,
-        "vowel>vowel": -10.2,
-        "fricative>vowel": -5.7,
-        "approximant>vowel": -5.4,
-        "vowel>approximant": -4.8,
-        "stop>vowel": -4.5,
-        "nasal>vowel": -3.3,
-        "fricative>stop": -3.1,
-        "stop>approximant": -1.9,
-        "vowel>fricative": 1.0,
-        "vowel>stop": 0.8,
-        "nasal>stop": -0.4,
-        "stop>fricative": 0.3,
-    },
-    source="praatio (MIT), ljspeech (public domain), mfa_tests (MIT); bench/offsets.py",
-)

@@ -21,7 +21,6 @@ from pocketsphinx import Decoder
 
 from aligner_service.domain.confidence import per_frame, with_confidence
 from aligner_service.domain.ipa import espeak_units, is_ipa_word, segment, to_arpabet
-from aligner_service.domain.offsets import BoundaryCorrections
 from aligner_service.domain.poj import poj_phones
 from aligner_service.domain.refine import tighten_pause_edges
 from aligner_service.engines.base import (
@@ -142,8 +141,7 @@ class EspeakPhonesEngine(PocketSphinxEngine):
         found = shutil.which(binary)
         if found is None:
             raise EngineUnavailable("espeak-ng is not installed on this worker")
-        # The English engine's boundary corrections were learnt on English: none here.
-        super().__init__(EspeakG2P(binary=binary), corrections=BoundaryCorrections())
+        super().__init__(EspeakG2P(binary=binary))
         self._binary = found
         self._said: dict[tuple[str, str], str] = {}  # (language, word) -> espeak-ng's line
         # Loaded now (a model load, 0.1-0.3 s), not when the first fast file comes.
