@@ -227,8 +227,18 @@ def test_a_callback_url_is_told_of_its_job_alone(stack: Stack, receiver: Receive
     refused = submit(user, eval_pair(PAIR), callback_url="http://10.0.0.1/cb")
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"]["code"] == "url_not_allowed"
+    # A submit that fails after its callback was registered (here: a transcript without
+    # its audio) leaves no webhook behind for the job that never was.
+    unpaired = user.client.post(
+        "/alignment/",
+        files=[("text_files", ("lonely.txt", b"hello world", "text/plain"))],
+        data={"callback_url": receiver.url(receiver.path("never"))},
+    )
+    assert unpaired.status_code == 422, unpaired.text
     jobs = user.client.get("/alignment/").json()["items"]
     assert sorted(j["id"] for j in jobs) == sorted([job_id, other])
+    hooks = user.client.get("/webhooks").json()["items"]
+    assert [h["job_id"] for h in hooks] == [job_id]
 
 
 def test_rotating_a_secret_and_deleting_a_webhook(stack: Stack, receiver: Receiver) -> None:

@@ -25,7 +25,7 @@ from gateway_service.api.errors import CORPUS_STATUS, RPC_STATUS, ApiError
 from gateway_service.api.streaming import streamed
 from gateway_service.api.users import QuotaOut, quota_of, recent_quotas
 from gateway_service.api.views import FilesOut, JobDeleted, JobList, JobOut, file_out, job_out
-from gateway_service.api.webhooks import register_callback
+from gateway_service.api.webhooks import forget_callback, register_callback
 from gateway_service.domain.access import Principal
 from gateway_service.domain.corpus import CorpusRefused
 from gateway_service.domain.jobs import FileStatus, JobStatus
@@ -162,36 +162,10 @@ async def submit(
     )
     try:
         await _receive(request, upload, objects, key_for, limits)
-        callback = await register_callback(
-            rpc, user.user_id, job_id, upload.fields.get("callback_url"), correlation_id
-        )
-
-        async def reserve(event: JobSubmitted) -> None:
-            sizes = [p.audio_bytes + p.text_bytes for p in event.pairs]
-            order = ReserveQuota(
-                user_id=user.user_id,
-                job_id=job_id,
-                bytes=sum(sizes),
-                files=len(sizes),
-                largest_file_bytes=max(max(p.audio_bytes, p.text_bytes) for p in event.pairs),
-                correlation_id=correlation_id,
-            )
-            with stage("reserve"):
-                report = await rpc.call(order, QuotaReport)
-            recent_quotas(request).put(user.user_id, report)
-
-        job = await Submissions(request.app.state.unit_of_work).create(
-            job_id,
-            user.user_id,
-            upload.files,
-            upload.fields,
-            idempotency_key,
+        job, callback = await _record(
+            request, user.user_id, job_id, upload, objects, rpc, plan, idempotency_key,
             correlation_id,
-            plan=plan,
-            reserve=reserve,
-            check_engines=request.app.state.engine_catalog.check,
-            pronunciations=await job_dictionary(objects, upload.files, upload.fields),
-        )
+        )  # fmt: skip
     except UploadTooLarge as exc:
         raise ApiError(413, "payload_too_large", str(exc)) from exc
     except BadUpload as exc:
@@ -219,6 +193,55 @@ async def submit(
     finally:
         upload.close()
     return _accepted(job, callback, request)
+
+
+async def _record(
+    request: Request,
+    user_id: UUID,
+    job_id: UUID,
+    upload: MultipartUpload,
+    objects: Objects,
+    rpc: RpcClient,
+    plan: PlanLimits,
+    idempotency_key: str | None,
+    correlation_id: str,
+) -> tuple[JobRecord, WebhookCreated | None]:
+    """The job recorded with its quota reserved, and its callback if it asked for one."""
+
+    async def reserve(event: JobSubmitted) -> None:
+        sizes = [p.audio_bytes + p.text_bytes for p in event.pairs]
+        order = ReserveQuota(
+            user_id=user_id,
+            job_id=job_id,
+            bytes=sum(sizes),
+            files=len(sizes),
+            largest_file_bytes=max(max(p.audio_bytes, p.text_bytes) for p in event.pairs),
+            correlation_id=correlation_id,
+        )
+        with stage("reserve"):
+            report = await rpc.call(order, QuotaReport)
+        recent_quotas(request).put(user_id, report)
+
+    callback = await register_callback(
+        rpc, user_id, job_id, upload.fields.get("callback_url"), correlation_id
+    )
+    try:
+        job = await Submissions(request.app.state.unit_of_work).create(
+            job_id,
+            user_id,
+            upload.files,
+            upload.fields,
+            idempotency_key,
+            correlation_id,
+            plan=plan,
+            reserve=reserve,
+            check_engines=request.app.state.engine_catalog.check,
+            pronunciations=await job_dictionary(objects, upload.files, upload.fields),
+        )
+    except Exception:  # no job: no callback for it either
+        await forget_callback(rpc, user_id, callback, correlation_id)
+        raise
+    return job, callback
 
 
 async def _receive(

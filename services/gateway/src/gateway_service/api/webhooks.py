@@ -24,9 +24,12 @@ from contracts.notifications import (
 )
 from gateway_service.api.deps import CorrelationId, CurrentUser, Rpc
 from gateway_service.api.errors import ApiError
+from servicekit.logs import get_logger
 from servicekit.rpc import RpcClient
 
-__all__ = ["register_callback", "router"]
+__all__ = ["forget_callback", "register_callback", "router"]
+
+log = get_logger(__name__)
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -123,3 +126,19 @@ async def register_callback(
         correlation_id=correlation_id,
     )
     return await rpc.call(order, WebhookCreated)
+
+
+async def forget_callback(
+    rpc: RpcClient, user_id: UUID, callback: WebhookCreated | None, correlation_id: str
+) -> None:
+    """A callback registered for a submit that then failed: its job never was. Best effort:
+    left behind, it would only never fire (no job finishes under its id)."""
+    if callback is None:
+        return
+    try:
+        await rpc.call(
+            DeleteWebhook(user_id=user_id, webhook_id=callback.id, correlation_id=correlation_id),
+            WebhookDeleted,
+        )
+    except Exception:
+        log.warning("callback_left_behind", webhook_id=str(callback.id))
