@@ -38,7 +38,9 @@ def build(settings: AlignerSettings | None = None) -> ServiceRuntime:
     objects = runtime.use_object_store(settings.s3)
     factories: dict[str, Callable[[], Engine]] = {
         # Its search holds the GIL for as long as the audio lasts: a process of its own.
-        "pocketsphinx": lambda: ChildProcessEngine(PocketSphinxEngine),
+        "pocketsphinx": lambda: ChildProcessEngine(
+            partial(PocketSphinxEngine, adapt_min_seconds=settings.adapt_min_seconds)
+        ),
         "mfa": partial(MfaEngine, settings.mfa_command),
         "tts-dtw": TtsDtwEngine,
         # The English model's search too: a process of its own, as PocketSphinx's.

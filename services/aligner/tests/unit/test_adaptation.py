@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import wave
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,6 +14,9 @@ from aligner_service.domain.adaptation import (
     MeanTransform,
     estimate_mean_transform,
 )
+from aligner_service.domain.transcript import tokenize
+from aligner_service.engines.base import WordTiming
+from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.sphinx_model import default_model
 
 
@@ -102,3 +109,52 @@ def test_the_shipped_model_adapted_to_shifted_speech_scores_it_higher() -> None:
     # The deltas were not shifted: on average their means stay (fitting noise aside).
     unshifted = np.abs((adapted.means - model.means)[:, 1:].mean(axis=(0, 2)))
     assert unshifted.mean() < 0.25 * moved.mean()
+
+
+TIMIT = Path(__file__).resolve().parents[5] / "shared" / "data" / "alignment-eval" / "timit"
+
+
+def _joined_speaker(prefix: str, count: int) -> tuple[bytes, list[str], list[tuple[float, float]]]:
+    """One speaker's TIMIT sentences as one recording, with the reference word edges."""
+    pcm, keys, edges, offset = b"", [], [], 0.0
+    for wav_path in sorted(TIMIT.glob(f"{prefix}_*.wav"))[:count]:
+        with wave.open(str(wav_path)) as source:
+            chunk = source.readframes(source.getnframes())
+        base = wav_path.with_suffix("")
+        keys += [t.key for t in tokenize(base.with_suffix(".txt").read_text(encoding="utf-8"))]
+        reference = json.loads(Path(f"{base}.words.json").read_text())
+        edges += [(w["start"] + offset, w["end"] + offset) for w in reference]
+        pcm += chunk
+        offset += len(chunk) / 32_000
+    return pcm, keys, edges
+
+
+@pytest.mark.skipif(not TIMIT.exists(), reason="the shared evaluation set is not beside the repo")
+def test_a_long_recording_is_aligned_again_by_a_model_adapted_to_its_speaker() -> None:
+    pcm, keys, edges = _joined_speaker("dr1-fvmh0", 4)
+    plain_engine = PocketSphinxEngine()
+    adapting = PocketSphinxEngine(adapt_min_seconds=5)
+    for engine in (plain_engine, adapting):
+        engine.learn(keys)
+    known = [k for k in keys if plain_engine.knows(k)]
+    assert len(known) == len(edges)
+    plain = plain_engine.align(pcm, known)
+    adapted = adapting.align(pcm, known)
+    assert adapting.last_statistics is not None and adapting.last_statistics.frames > 500
+    assert len(adapted.words) == len(plain.words) == len(edges)
+    moved = [abs(a.start - p.start) for a, p in zip(adapted.words, plain.words, strict=True)]
+    assert max(moved) > 0.0005  # the second pass is another model's: some edges moved
+
+    def error(words: list[WordTiming]) -> float:
+        return float(
+            np.mean(
+                [abs(w.start - s) + abs(w.end - e) for w, (s, e) in zip(words, edges, strict=True)]
+            )
+            / 2
+        )
+
+    assert error(adapted.words) <= error(plain.words) + 0.001
+    # Short recordings are aligned once, as before.
+    short = PocketSphinxEngine(adapt_min_seconds=60)
+    short.learn(keys)
+    assert short.align(pcm, known).words == plain.words

@@ -67,6 +67,7 @@ class PocketSphinxEngine:
         landmarks: bool = True,
         adapt: bool = False,
         corrections: BoundaryCorrections | None = None,
+        adapt_min_seconds: float | None = None,
     ) -> None:
         # Loaded once per worker process and kept warm.
         self._decoder = Decoder(lm=None, loglevel="FATAL")
@@ -83,6 +84,10 @@ class PocketSphinxEngine:
         self._millisecond = millisecond_boundaries
         self._landmarks = landmarks  # voicing onsets/offsets, nasal closures and releases
         self._adapt = adapt  # the boundaries placed by a model adapted to the recording
+        # Recordings at least this long are aligned twice, the second time by a model
+        # adapted to their speaker (MLLR): on 25-30 s recordings words -1.2 ms and phones
+        # -1.1 ms for 2.5 times the CPU (docs/benchmarks.md). None: never.
+        self._adapt_min_seconds = adapt_min_seconds
         # Per boundary class (domain/offsets.py). None ships: the one learnt on the
         # licence-clean sets helped TIMIT (17.8 -> 17.5 ms) but hurt the sets it was
         # learnt on (words +1.1 to +1.7 ms): `make bench-offsets`, docs/benchmarks.md.
@@ -93,11 +98,14 @@ class PocketSphinxEngine:
         if millisecond_boundaries:
             default_model()  # read the acoustic model now, not in the first job
 
-    def adapted_to(self, statistics: AdaptationStatistics) -> PocketSphinxEngine:
+    def adapted_to(
+        self, statistics: AdaptationStatistics, recording: bool = False
+    ) -> PocketSphinxEngine:
         """An engine for one speaker: its decoder loads the MLLR transform estimated from
         the speaker's first-pass statistics, and its refinement adds them to each
         recording's own. (A new decoder costs about 0.15 s: worth it per speaker, not per
-        three-second file.)"""
+        three-second file.) ``recording``: the statistics are the recording's own, which
+        the refinement measures again, so they are not added twice."""
         model = default_model()
         transform = estimate_mean_transform(statistics, model.means, model.precisions)
         engine = copy.copy(self)
@@ -111,7 +119,8 @@ class PocketSphinxEngine:
         for word in self._vocabulary - self._base_vocabulary:
             engine._decoder.add_word(word, self._decoder.lookup_word(word), True)
         engine._adapt = True
-        engine.speaker_statistics = statistics
+        engine._adapt_min_seconds = None
+        engine.speaker_statistics = None if recording else statistics
         return engine
 
     def knows(self, word: str) -> bool:
@@ -167,9 +176,25 @@ class PocketSphinxEngine:
         if not words:
             raise EngineFailed("there are no words to align")
         check_length(pcm16k)
+        seconds = len(pcm16k) / 2 / 16_000
+        if self._adapt_min_seconds is not None and seconds >= self._adapt_min_seconds:
+            # Two passes: the first one's state alignment adapts the model (decoder and
+            # refinement) to this recording's speaker, the second one aligns with it.
+            self.last_statistics = None
+            first = self._align_once(pcm16k, words, min_words, collect=True)
+            if self.last_statistics is not None:
+                return self.adapted_to(self.last_statistics, recording=True)._align_once(
+                    pcm16k, words, min_words
+                )
+            return first
+        return self._align_once(pcm16k, words, min_words)
+
+    def _align_once(
+        self, pcm16k: bytes, words: list[str], min_words: int, collect: bool = False
+    ) -> EngineOutput:
         with self._lock:
             timings, decoder = self._align_words(pcm16k, words, min_words)
-            phones = self._align_phones(decoder, pcm16k, timings)
+            phones = self._align_phones(decoder, pcm16k, timings, collect)
         # From the search's own frames, before the edges move: the evidence is theirs.
         timings, phones = with_confidence(timings, phones)
         if self._millisecond:
@@ -232,7 +257,7 @@ class PocketSphinxEngine:
         return aligned
 
     def _align_phones(
-        self, decoder: Decoder, pcm16k: bytes, words: list[WordTiming]
+        self, decoder: Decoder, pcm16k: bytes, words: list[WordTiming], collect: bool = False
     ) -> list[PhoneTiming]:
         try:
             decoder.set_alignment()
@@ -251,9 +276,10 @@ class PocketSphinxEngine:
         if self._millisecond and segments:
             with one_blas_thread():
                 scorer = MillisecondScorer(default_model(), pcm16k)
-                if self._adapt:
+                if self._adapt or collect:
                     statistics = _statistics(scorer, segments)
                     self.last_statistics = statistics
+                if self._adapt:
                     if self.speaker_statistics is not None:
                         statistics = statistics.add(self.speaker_statistics)
                     model = scorer.model
