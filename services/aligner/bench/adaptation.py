@@ -7,20 +7,31 @@ Three ways, on the same 76 TIMIT files (8 speakers, a folder each in a real corp
 - per recording: each file's own first pass adapts the model its boundaries are refined by;
 - per speaker: the speaker's OTHER files (never the file measured) adapt both the decoder
   (PocketSphinx loads the transform) and the refinement, as a job with a speaker's folder
-  could.
+  could;
+and on long recordings (each speaker's files joined with 0.1-0.8 s pauses), aligned once
+and with `adapt_min_seconds` (ALIGNER_ADAPT_MIN_SECONDS): two passes, the second adapted to
+the recording's own first.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 from aligner_service.domain.adaptation import AdaptationStatistics
+from aligner_service.domain.transcript import tokenize
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
-from aligner_service.evaluation import boundary_f1, describe
+from aligner_service.evaluation import (
+    boundaries,
+    boundary_f1,
+    describe,
+    joined_recording,
+    reference_key,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from accuracy import Tally, run_one
@@ -78,6 +89,37 @@ def main() -> None:
         f"  (per speaker: a transform and a decoder per file here, {setup:.1f} CPU-s in all;"
         " a job would make one per speaker)"
     )
+
+    long_recordings(folder, sorted(speakers))
+
+
+def long_recordings(folder: Path, speakers: list[str]) -> None:
+    print("Long recordings: each speaker's files joined, 0.1-0.8 s pauses between them")
+    engines = {
+        "aligned once": PocketSphinxEngine(),
+        "adapted (2 passes)": PocketSphinxEngine(adapt_min_seconds=5),
+    }
+    errors: dict[str, list[float]] = {name: [] for name in engines}
+    cpu = dict.fromkeys(engines, 0.0)
+    audio = 0.0
+    for speaker in speakers:
+        pcm, text, reference = joined_recording(
+            [folder], None, random.Random(7), pattern=f"{speaker}_*.wav"
+        )
+        tokens = tokenize(text)
+        want = [(reference_key(w), start, end) for w, start, end in reference]
+        audio += len(pcm) / 32_000
+        for name, engine in engines.items():
+            engine.learn([t.key for t in tokens])
+            known = [t for t in tokens if engine.knows(t.key)]
+            started = time.process_time()
+            output = engine.align(pcm, [t.key for t in known], "en")
+            cpu[name] += time.process_time() - started
+            got = [(t.key, w.start, w.end) for t, w in zip(known, output.words, strict=True)]
+            errors[name] += boundaries(got, want)[0]
+    print(f"  {len(speakers)} recordings, {audio / len(speakers):.0f} s each on average")
+    for name in engines:
+        print(f"  {name:18} CPU RTF {cpu[name] / audio:.3f}  words: {describe(errors[name])}")
 
 
 if __name__ == "__main__":

@@ -91,14 +91,14 @@ def byte_slipped(pcm: bytes, window: int = 3200) -> bool:
 
 
 def joined_recording(
-    folders: list[Path], seconds: float, rng: random.Random
+    folders: list[Path], seconds: float | None, rng: random.Random, pattern: str = "*.wav"
 ) -> tuple[bytes, str, list[tuple[str, float, float]]]:
     """A long recording made of labelled 16 kHz utterances (undamaged ones, repeated as
-    needed) with pauses of 0.1-0.8 s between them: its PCM, transcript, and reference words
-    (as written in the labels, start, end)."""
+    needed; seconds None: each once) with pauses of 0.1-0.8 s between them: its PCM,
+    transcript, and reference words (as written in the labels, start, end)."""
     pairs = []
     for folder in folders:
-        for path in sorted(folder.glob("*.wav")):
+        for path in sorted(folder.glob(pattern)):
             with wave.open(str(path)) as source:
                 if (source.getframerate(), source.getnchannels()) != (RATE, 1):
                     continue
@@ -112,7 +112,8 @@ def joined_recording(
     texts: list[str] = []
     reference: list[tuple[str, float, float]] = []
     t = 0.0
-    while t < seconds:
+    once = seconds is None
+    while once or t < (seconds or 0.0):
         for pcm, text, words in pairs:
             pause = bytes(2 * int(RATE * rng.uniform(0.1, 0.8)))
             t += len(pause) / (2 * RATE)
@@ -120,8 +121,10 @@ def joined_recording(
             pieces += [pause, pcm]
             texts.append(text.strip())
             t += len(pcm) / (2 * RATE)
-            if t >= seconds:
+            if seconds is not None and t >= seconds:
                 break
+        if once:
+            break
     return b"".join(pieces), "\n".join(texts), reference
 
 

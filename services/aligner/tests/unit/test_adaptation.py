@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import wave
+import random
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from aligner_service.domain.transcript import tokenize
 from aligner_service.engines.base import WordTiming
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
 from aligner_service.engines.sphinx_model import default_model
+from aligner_service.evaluation import joined_recording
 
 
 def _exact_statistics(
@@ -114,24 +114,13 @@ def test_the_shipped_model_adapted_to_shifted_speech_scores_it_higher() -> None:
 TIMIT = Path(__file__).resolve().parents[5] / "shared" / "data" / "alignment-eval" / "timit"
 
 
-def _joined_speaker(prefix: str, count: int) -> tuple[bytes, list[str], list[tuple[float, float]]]:
-    """One speaker's TIMIT sentences as one recording, with the reference word edges."""
-    pcm, keys, edges, offset = b"", [], [], 0.0
-    for wav_path in sorted(TIMIT.glob(f"{prefix}_*.wav"))[:count]:
-        with wave.open(str(wav_path)) as source:
-            chunk = source.readframes(source.getnframes())
-        base = wav_path.with_suffix("")
-        keys += [t.key for t in tokenize(base.with_suffix(".txt").read_text(encoding="utf-8"))]
-        reference = json.loads(Path(f"{base}.words.json").read_text())
-        edges += [(w["start"] + offset, w["end"] + offset) for w in reference]
-        pcm += chunk
-        offset += len(chunk) / 32_000
-    return pcm, keys, edges
-
-
 @pytest.mark.skipif(not TIMIT.exists(), reason="the shared evaluation set is not beside the repo")
 def test_a_long_recording_is_aligned_again_by_a_model_adapted_to_its_speaker() -> None:
-    pcm, keys, edges = _joined_speaker("dr1-fvmh0", 4)
+    pcm, text, reference = joined_recording(
+        [TIMIT], None, random.Random(2), pattern="dr1-fvmh0_s[ai]*.wav"
+    )
+    keys = [t.key for t in tokenize(text)]
+    edges = [(start, end) for _, start, end in reference]
     plain_engine = PocketSphinxEngine()
     adapting = PocketSphinxEngine(adapt_min_seconds=5)
     for engine in (plain_engine, adapting):

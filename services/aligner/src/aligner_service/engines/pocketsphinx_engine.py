@@ -14,7 +14,11 @@ import numpy as np
 import pocketsphinx
 from pocketsphinx import Alignment, Decoder
 
-from aligner_service.domain.adaptation import AdaptationStatistics, estimate_mean_transform
+from aligner_service.domain.adaptation import (
+    AdaptationStatistics,
+    MeanTransform,
+    estimate_mean_transform,
+)
 from aligner_service.domain.confidence import per_frame, with_confidence
 from aligner_service.domain.offsets import BoundaryCorrections, correct_boundaries
 from aligner_service.domain.refine import (
@@ -98,16 +102,20 @@ class PocketSphinxEngine:
         if millisecond_boundaries:
             default_model()  # read the acoustic model now, not in the first job
 
-    def adapted_to(
-        self, statistics: AdaptationStatistics, recording: bool = False
-    ) -> PocketSphinxEngine:
+    def adapted_to(self, statistics: AdaptationStatistics) -> PocketSphinxEngine:
         """An engine for one speaker: its decoder loads the MLLR transform estimated from
-        the speaker's first-pass statistics, and its refinement adds them to each
-        recording's own. (A new decoder costs about 0.15 s: worth it per speaker, not per
-        three-second file.) ``recording``: the statistics are the recording's own, which
-        the refinement measures again, so they are not added twice."""
+        the speaker's first-pass statistics (from other recordings), and its refinement
+        adds them to each recording's own."""
         model = default_model()
-        transform = estimate_mean_transform(statistics, model.means, model.precisions)
+        engine = self._with_transform(
+            estimate_mean_transform(statistics, model.means, model.precisions)
+        )
+        engine._adapt = True
+        engine.speaker_statistics = statistics
+        return engine
+
+    def _with_transform(self, transform: MeanTransform) -> PocketSphinxEngine:
+        """A copy whose decoder loads the transform (a new decoder: about 0.15 s)."""
         engine = copy.copy(self)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "speaker.mllr"
@@ -118,9 +126,9 @@ class PocketSphinxEngine:
         engine._vocabulary = set(self._vocabulary)
         for word in self._vocabulary - self._base_vocabulary:
             engine._decoder.add_word(word, self._decoder.lookup_word(word), True)
-        engine._adapt = True
+        engine._adapt = False
         engine._adapt_min_seconds = None
-        engine.speaker_statistics = None if recording else statistics
+        engine.speaker_statistics = None
         return engine
 
     def knows(self, word: str) -> bool:
@@ -178,23 +186,52 @@ class PocketSphinxEngine:
         check_length(pcm16k)
         seconds = len(pcm16k) / 2 / 16_000
         if self._adapt_min_seconds is not None and seconds >= self._adapt_min_seconds:
-            # Two passes: the first one's state alignment adapts the model (decoder and
-            # refinement) to this recording's speaker, the second one aligns with it.
-            self.last_statistics = None
-            first = self._align_once(pcm16k, words, min_words, collect=True)
-            if self.last_statistics is not None:
-                return self.adapted_to(self.last_statistics, recording=True)._align_once(
-                    pcm16k, words, min_words
-                )
-            return first
+            return self._align_adapted(pcm16k, words, min_words)
         return self._align_once(pcm16k, words, min_words)
 
+    def _align_adapted(self, pcm16k: bytes, words: list[str], min_words: int) -> EngineOutput:
+        """Two passes: the first one's state alignment adapts the model to this recording's
+        speaker (MLLR), the second one aligns with it, in the decoder and the refinement."""
+        first = self._first_pass(pcm16k, words, min_words)
+        if first is None:
+            return self._align_once(pcm16k, words, min_words)
+        statistics, scorer = first
+        self.last_statistics = statistics
+        model = scorer.model
+        with one_blas_thread():
+            transform = estimate_mean_transform(statistics, model.means, model.precisions)
+            adapted_scorer = scorer.using(model.adapted(transform))
+        return self._with_transform(transform)._align_once(pcm16k, words, min_words, adapted_scorer)
+
+    def _first_pass(
+        self, pcm16k: bytes, words: list[str], min_words: int
+    ) -> tuple[AdaptationStatistics, MillisecondScorer] | None:
+        """The statistics an adaptation is estimated from (no refinement, no landmarks), and
+        the recording's 1 ms features for the second pass; None without a state alignment."""
+        with self._lock:
+            _, decoder = self._align_words(pcm16k, words, min_words)
+            try:
+                decoder.set_alignment()
+                self._decode(pcm16k, decoder)
+                segments = _phone_states(decoder.get_alignment())
+            except RuntimeError:
+                return None
+        if not segments:
+            return None
+        with one_blas_thread():
+            scorer = MillisecondScorer(default_model(), pcm16k)
+            return _statistics(scorer, segments), scorer
+
     def _align_once(
-        self, pcm16k: bytes, words: list[str], min_words: int, collect: bool = False
+        self,
+        pcm16k: bytes,
+        words: list[str],
+        min_words: int,
+        scorer: MillisecondScorer | None = None,
     ) -> EngineOutput:
         with self._lock:
             timings, decoder = self._align_words(pcm16k, words, min_words)
-            phones = self._align_phones(decoder, pcm16k, timings, collect)
+            phones = self._align_phones(decoder, pcm16k, timings, scorer)
         # From the search's own frames, before the edges move: the evidence is theirs.
         timings, phones = with_confidence(timings, phones)
         if self._millisecond:
@@ -257,8 +294,13 @@ class PocketSphinxEngine:
         return aligned
 
     def _align_phones(
-        self, decoder: Decoder, pcm16k: bytes, words: list[WordTiming], collect: bool = False
+        self,
+        decoder: Decoder,
+        pcm16k: bytes,
+        words: list[WordTiming],
+        adapted: MillisecondScorer | None = None,
     ) -> list[PhoneTiming]:
+        """``adapted``: the recording's features scored by a model adapted to it already."""
         try:
             decoder.set_alignment()
             self._decode(pcm16k, decoder)
@@ -272,14 +314,14 @@ class PocketSphinxEngine:
             per_frame(logmath.log_to_ln(entry.score << SENSCR_SHIFT), entry.duration)
             for entry in alignment.phones()
         ]
-        scorer = None
+        scorer = adapted
         if self._millisecond and segments:
             with one_blas_thread():
-                scorer = MillisecondScorer(default_model(), pcm16k)
-                if self._adapt or collect:
+                if scorer is None:
+                    scorer = MillisecondScorer(default_model(), pcm16k)
+                if self._adapt and adapted is None:
                     statistics = _statistics(scorer, segments)
                     self.last_statistics = statistics
-                if self._adapt:
                     if self.speaker_statistics is not None:
                         statistics = statistics.add(self.speaker_statistics)
                     model = scorer.model
@@ -331,7 +373,11 @@ def _phone_states(alignment: Alignment) -> list[PhoneStates]:
 def _statistics(scorer: MillisecondScorer, segments: list[PhoneStates]) -> AdaptationStatistics:
     """What an adaptation of the model to this recording is estimated from: the frames the
     first pass gave each state."""
-    spans = [state for segment in segments for state in segment.states]
+    # Speech only: pauses (digital silence above all) would pull one shared transform away
+    # from the speaker's voice.
+    spans = [
+        state for segment in segments if segment.phone not in FILLERS for state in segment.states
+    ]
     frames = np.concatenate([np.arange(s.start, s.end) for s in spans] or [np.zeros(0, int)])
     senones = np.concatenate(
         [np.full(s.end - s.start, s.senone) for s in spans] or [np.zeros(0, int)]
