@@ -89,8 +89,8 @@ class PocketSphinxEngine:
         self._landmarks = landmarks  # voicing onsets/offsets, nasal closures and releases
         self._adapt = adapt  # the boundaries placed by a model adapted to the recording
         # Recordings at least this long are aligned twice, the second time by a model
-        # adapted to their speaker (MLLR): on 25-30 s recordings words -1.2 ms and phones
-        # -1.1 ms for 2.5 times the CPU (docs/benchmarks.md). None: never.
+        # adapted to their speaker (MLLR): on 30 s recordings words 18.4 -> 17.8 ms for
+        # 1.8 times the CPU (docs/benchmarks.md). None: never.
         self._adapt_min_seconds = adapt_min_seconds
         # Per boundary class (domain/offsets.py). None ships: the one learnt on the
         # licence-clean sets helped TIMIT (17.8 -> 17.5 ms) but hurt the sets it was
