@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from devstack.config import StackConfig
+from devstack.processes import start_until_ready, stop_process
 
 __all__ = ["RULES_DIR", "PrometheusServer", "prometheus_binary", "scrape_config"]
 
@@ -92,28 +92,17 @@ class PrometheusServer:
             "--storage.tsdb.retention.time=7d",
             f"--web.listen-address=127.0.0.1:{self.port}",
         ]
-        log = (self.dir / "prometheus.log").open("ab")
-        self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while not self.ready():
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"prometheus exited with {self._process.returncode}; "
-                    f"see {self.dir / 'prometheus.log'}"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"prometheus not ready on {self.url} after {timeout} s")
-            time.sleep(0.2)
+        self._process = start_until_ready(
+            command,
+            self.dir / "prometheus.log",
+            self.ready,
+            timeout=timeout,
+            exited=lambda code: f"prometheus exited with {code}; see {self.dir / 'prometheus.log'}",
+            not_ready=f"prometheus not ready on {self.url} after {timeout} s",
+        )
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
 
     def targets(self) -> list[dict[str, Any]]:
         """The active targets as Prometheus sees them (``/api/v1/targets``)."""

@@ -6,10 +6,11 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from devstack.processes import start_until_ready, stop_process
 
 __all__ = ["S3Server", "weed_binary"]
 
@@ -95,24 +96,14 @@ class S3Server:
         ]
         if self.metrics_port:
             command.append(f"-metricsPort={self.metrics_port}")
-        log = (self.dir / "logs" / "weed.out").open("ab")
-        self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while not self.responding():
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"weed exited with {self._process.returncode}; see {self.dir}/logs"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"S3 server not answering on {self.endpoint} after {timeout} s")
-            time.sleep(0.2)
+        self._process = start_until_ready(
+            command,
+            self.dir / "logs" / "weed.out",
+            self.responding,
+            timeout=timeout,
+            exited=lambda code: f"weed exited with {code}; see {self.dir}/logs",
+            not_ready=f"S3 server not answering on {self.endpoint} after {timeout} s",
+        )
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
