@@ -228,24 +228,18 @@ class EspeakPhonesEngine(PocketSphinxEngine):
                 for s in segments
             ]
             phones: list[PhoneTiming] = []
-            try:
-                decoder.set_alignment()
-                self._decode(pcm16k, decoder)
-                alignment = decoder.get_alignment()
-                logmath = decoder.get_logmath()
-                for entry in alignment.phones():
-                    if entry.name in FILLERS:
-                        continue
-                    start = entry.start / rate
-                    end = (entry.start + entry.duration) / rate
-                    index = next(
-                        (i for i, w in enumerate(timings) if w.start <= start < w.end), None
-                    )
-                    nats = logmath.log_to_ln(entry.score << SENSCR_SHIFT)
-                    evidence = per_frame(nats, entry.duration)
-                    phones.append(PhoneTiming(entry.name, start, end, index, evidence=evidence))
-            except RuntimeError:
-                phones = []  # words stand without phones rather than fail the file
+            # Without an alignment, words stand without phones rather than fail the file.
+            alignment = self._state_alignment(decoder, pcm16k)
+            logmath = decoder.get_logmath()
+            for entry in alignment.phones() if alignment is not None else []:
+                if entry.name in FILLERS:
+                    continue
+                start = entry.start / rate
+                end = (entry.start + entry.duration) / rate
+                index = next((i for i, w in enumerate(timings) if w.start <= start < w.end), None)
+                nats = logmath.log_to_ln(entry.score << SENSCR_SHIFT)
+                evidence = per_frame(nats, entry.duration)
+                phones.append(PhoneTiming(entry.name, start, end, index, evidence=evidence))
         timings, phones = with_confidence(timings, phones)
         timings, phones = tighten_pause_edges(pcm16k, timings, phones)
         return EngineOutput(words=timings, phones=phones)

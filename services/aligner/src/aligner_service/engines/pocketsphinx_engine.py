@@ -9,6 +9,7 @@ import re
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pocketsphinx
@@ -120,12 +121,10 @@ class PocketSphinxEngine:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "speaker.mllr"
             write_mllr(transform, path)
-            engine._decoder = Decoder(lm=None, loglevel="FATAL", mllr=str(path))
+            engine._decoder = self._decoder_with_words(mllr=str(path))
         engine._wide = None
         engine._lock = threading.Lock()
         engine._vocabulary = set(self._vocabulary)
-        for word in self._vocabulary - self._base_vocabulary:
-            engine._decoder.add_word(word, self._decoder.lookup_word(word), True)
         engine._adapt = False
         engine._adapt_min_seconds = None
         engine.speaker_statistics = None
@@ -210,12 +209,8 @@ class PocketSphinxEngine:
         the recording's 1 ms features for the second pass; None without a state alignment."""
         with self._lock:
             _, decoder = self._align_words(pcm16k, words, min_words)
-            try:
-                decoder.set_alignment()
-                self._decode(pcm16k, decoder)
-                segments = _phone_states(decoder.get_alignment())
-            except RuntimeError:
-                return None
+            alignment = self._state_alignment(decoder, pcm16k)
+        segments = _phone_states(alignment) if alignment is not None else []
         if not segments:
             return None
         with one_blas_thread():
@@ -248,6 +243,24 @@ class PocketSphinxEngine:
         decoder.process_raw(pcm16k, full_utt=True)
         decoder.end_utt()
 
+    def _state_alignment(self, decoder: Decoder, pcm16k: bytes) -> Alignment | None:
+        """The phones and states of the words the decoder's last search aligned; None where
+        PocketSphinx cannot align them."""
+        try:
+            decoder.set_alignment()
+            self._decode(pcm16k, decoder)
+            return decoder.get_alignment()
+        except RuntimeError:
+            return None
+
+    def _decoder_with_words(self, **config: Any) -> Decoder:
+        """A decoder of its own (a model load, 0.1-0.3 s) that knows every word this engine
+        has learnt or been given."""
+        decoder = Decoder(lm=None, loglevel="FATAL", **config)
+        for word in self._vocabulary - self._base_vocabulary:
+            decoder.add_word(word, self._decoder.lookup_word(word), True)
+        return decoder
+
     def _align_words(
         self, pcm16k: bytes, words: list[str], min_words: int
     ) -> tuple[list[WordTiming], Decoder]:
@@ -257,9 +270,7 @@ class PocketSphinxEngine:
         except EngineFailed:
             # A pruned search fails outright; a wider one (slower) often finds the path.
             if self._wide is None:
-                self._wide = Decoder(lm=None, loglevel="FATAL", **WIDE_BEAMS)
-                for word in self._vocabulary - self._base_vocabulary:
-                    self._wide.add_word(word, self._decoder.lookup_word(word), True)
+                self._wide = self._decoder_with_words(**WIDE_BEAMS)
             return self._search(self._wide, pcm16k, words, min_words), self._wide
 
     def _search(
@@ -301,11 +312,8 @@ class PocketSphinxEngine:
         adapted: MillisecondScorer | None = None,
     ) -> list[PhoneTiming]:
         """``adapted``: the recording's features scored by a model adapted to it already."""
-        try:
-            decoder.set_alignment()
-            self._decode(pcm16k, decoder)
-            alignment = decoder.get_alignment()
-        except RuntimeError:
+        alignment = self._state_alignment(decoder, pcm16k)
+        if alignment is None:
             return []  # words stand without phones rather than fail the file
         segments = _phone_states(alignment)
         # Each phone's acoustic score per frame, from the search (for its confidence).
