@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -136,6 +137,15 @@ def test_a_broker_outage_answers_503_at_once_and_keeps_reads_working(outages: Ou
         read, seconds = timed(lambda: user.client.get(f"/alignment/{read_job}"))
         assert read.status_code == 200 and seconds < ANSWER_WITHIN, (read.text, seconds)
         assert ready(stack) == 503
+        # /metrics samples queues over the broker: bounded, every service still answers.
+        services = ("gateway", "auth", "storage", "aligner", "janitor", "notifier")
+        with ThreadPoolExecutor(len(services)) as pool:
+            scrapes = pool.map(
+                lambda service: timed(lambda: httpx.get(stack.url(service) + "/metrics")),
+                services,
+            )
+            for service, (scraped, seconds) in zip(services, scrapes, strict=True):
+                assert scraped.status_code == 200 and seconds < ANSWER_WITHIN, (service, seconds)
 
     probe_while_cut(outages.broker, while_away)
 
