@@ -9,7 +9,6 @@ TIMIT.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import sys
 import wave
@@ -26,7 +25,7 @@ from aligner_service.domain.refine import follow_phones
 from aligner_service.domain.transcript import tokenize
 from aligner_service.engines.base import PhoneTiming, WordTiming
 from aligner_service.engines.pocketsphinx_engine import PocketSphinxEngine
-from aligner_service.evaluation import boundaries, describe, reference_key
+from aligner_service.evaluation import boundaries, describe, matched_items, reference_key
 
 sys.path.insert(0, str(Path(__file__).parent))
 from accuracy import reference_phones
@@ -81,13 +80,8 @@ def align_set(engine: PocketSphinxEngine, folder: Path) -> list[Aligned]:
 
 def matched(a: Aligned) -> list[tuple[int, float, float]]:
     got = [p.phone.lower() for p in a.phones]
-    matcher = difflib.SequenceMatcher(a=got, b=[w[0] for w in a.want_phones], autojunk=False)
-    pairs = []
-    for block in matcher.get_matching_blocks():
-        for i in range(block.size):
-            _, start, end = a.want_phones[block.b + i]
-            pairs.append((block.a + i, start, end))
-    return pairs
+    pairs = matched_items(got, [w[0] for w in a.want_phones])
+    return [(i, a.want_phones[j][1], a.want_phones[j][2]) for i, j in pairs]
 
 
 def measure(files: list[Aligned], tables: dict[str, BoundaryCorrections]) -> str:

@@ -32,6 +32,7 @@ __all__ = [
     "describe",
     "edges",
     "joined_recording",
+    "matched_items",
     "reference_key",
     "roc_auc",
     "synthetic_utterance",
@@ -139,15 +140,22 @@ def boundaries(
     got: list[tuple[str, float, float]], want: list[tuple[str, float, float]]
 ) -> tuple[list[float], int]:
     """Errors of start and end of every reference item matched (same label, in order)."""
-    matcher = difflib.SequenceMatcher(a=[g[0] for g in got], b=[w[0] for w in want], autojunk=False)
+    pairs = matched_items([g[0] for g in got], [w[0] for w in want])
     errors: list[float] = []
-    matched = 0
-    for block in matcher.get_matching_blocks():
-        for i in range(block.size):
-            g, w = got[block.a + i], want[block.b + i]
-            errors += [abs(g[1] - w[1]), abs(g[2] - w[2])]
-            matched += 1
-    return errors, matched
+    for i, j in pairs:
+        g, w = got[i], want[j]
+        errors += [abs(g[1] - w[1]), abs(g[2] - w[2])]
+    return errors, len(pairs)
+
+
+def matched_items(got: list[str], want: list[str]) -> list[tuple[int, int]]:
+    """(index in got, index in want) of the labels matched in order (difflib's blocks)."""
+    matcher = difflib.SequenceMatcher(a=got, b=want, autojunk=False)
+    return [
+        (block.a + i, block.b + i)
+        for block in matcher.get_matching_blocks()
+        for i in range(block.size)
+    ]
 
 
 WITHIN_MS = (10, 20, 25, 50, 100)
