@@ -9,6 +9,7 @@ test is skipped with the reason. Without ``TEST_S3_ENDPOINT`` we run SeaweedFS o
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -49,6 +50,19 @@ def _docker_answers() -> bool:
     except Exception:  # no engine, no socket, no permission: all mean "no Docker here"
         return False
     return True
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """For tests that call configure_logging, which replaces the root logger's handlers:
+    pytest's are put back afterwards and the test's own closed."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers, root.level = handlers, level
 
 
 def free_port() -> int:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aio_pika
@@ -26,15 +25,6 @@ from .conftest import TcpProxy, via_proxy
 pytestmark = pytest.mark.integration
 
 CONTEXT_KEYS = {"service", "correlation_id", "job_id", "user_id", "level", "timestamp", "event"}
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """configure_logging replaces the root's handlers: put pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers, root.level = handlers, level
 
 
 @pytest.fixture

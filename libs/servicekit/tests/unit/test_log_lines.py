@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +16,6 @@ from servicekit.runtime import ServiceRuntime
 from servicekit.settings import ServiceSettings
 
 CONTEXT_KEYS = {"service", "correlation_id", "job_id", "user_id", "level", "timestamp", "event"}
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """configure_logging replaces the root's handlers: put pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers, root.level = handlers, level
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,17 +16,6 @@ from fastapi import FastAPI
 from gateway_service.api.errors import install_error_handlers
 from servicekit.health import add_operational_routes
 from servicekit.logs import configure_logging
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers, root.level = handlers, level
 
 
 def free_port() -> int:
