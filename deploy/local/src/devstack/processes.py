@@ -37,13 +37,22 @@ def start_until_ready(
     return process
 
 
-def stop_process(process: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM, then SIGKILL if it is still there after STOP_GRACE_SECONDS."""
+def stop_process(
+    process: subprocess.Popen[bytes] | None,
+    *,
+    kill: bool = False,
+    grace_seconds: float = STOP_GRACE_SECONDS,
+) -> None:
+    """SIGTERM (SIGKILL at once with ``kill``), then SIGKILL if it is still there after
+    ``grace_seconds``."""
     if process is None or process.poll() is not None:
         return
-    process.terminate()
+    if kill:
+        process.kill()
+    else:
+        process.terminate()
     try:
-        process.wait(timeout=STOP_GRACE_SECONDS)
+        process.wait(timeout=grace_seconds)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

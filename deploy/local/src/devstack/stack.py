@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from devstack.config import SERVICES, Secrets, StackConfig, service_env
+from devstack.processes import stop_process
 from devstack.prometheus import PrometheusServer
 from devstack.provision import drop_databases, ensure_bucket, provision_databases, remove_bucket
 from devstack.s3server import S3Server
@@ -156,18 +157,7 @@ class Stack:
                 time.sleep(0.3)
 
     def stop_service(self, service: str, *, kill: bool = False) -> None:
-        process = self.processes.pop(service, None)
-        if process is None or process.poll() is not None:
-            return
-        if kill:
-            process.kill()
-        else:
-            process.terminate()
-        try:
-            process.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(self.processes.pop(service, None), kill=kill, grace_seconds=STOP_GRACE_SECONDS)
 
     def start(self) -> None:
         self.start_infrastructure()
