@@ -286,7 +286,9 @@ def attached(recorded: str | None) -> AbstractContextManager[None]:
         carrier = json.loads(recorded)
     except ValueError:
         return nullcontext()
-    return _attached(carrier) if isinstance(carrier, dict) else nullcontext()
+    if not isinstance(carrier, dict) or not all(isinstance(v, str) for v in carrier.values()):
+        return nullcontext()  # not a carrier the propagator can read (it raises on others)
+    return _attached(carrier)
 
 
 @contextmanager

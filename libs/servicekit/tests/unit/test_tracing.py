@@ -147,6 +147,13 @@ def test_a_recorded_trace_context_brings_its_trace_back_later(
         assert trace.get_current_span().get_span_context().trace_id == trace_id
     with tracing.attached("not json"), tracing.attached(None):
         assert not trace.get_current_span().get_span_context().is_valid
+    # A row's context cut at any byte, or well-formed JSON that is no trace context:
+    # the block runs outside any trace, nothing raises.
+    malformed = [recorded[:k] for k in range(len(recorded))]
+    malformed += ["[1]", '"x"', '{"traceparent": "00-zz-01"}', '{"traceparent": 7}']
+    for bad in malformed:
+        with tracing.attached(bad):
+            assert not trace.get_current_span().get_span_context().is_valid, bad
     started.flush()
     later = next(s for s in spans.get_finished_spans() if s.name == "later call")
     assert later.context is not None and later.context.trace_id == trace_id
