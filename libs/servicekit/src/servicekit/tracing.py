@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from faststream import BaseMiddleware
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry._logs import Logger, SeverityNumber
@@ -44,6 +45,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.util.re import parse_env_headers
+
+TRACE_HEADERS = ("traceparent", "tracestate", "baggage")  # W3C Trace Context, Baggage
 
 __all__ = [
     "Telemetry",
@@ -97,6 +100,19 @@ def enabled() -> bool:
     return _active.provider is not None
 
 
+class TextTraceHeaders(BaseMiddleware):
+    """Drops a consumed message's W3C trace headers that are not text before FastStream's
+    telemetry middleware reads them: AMQP headers may be numbers, and OpenTelemetry's
+    propagators raise on those, which would fail the message on every delivery."""
+
+    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        headers = msg.headers
+        for name in TRACE_HEADERS:
+            if name in headers and not isinstance(headers[name], str):
+                del headers[name]
+        return await call_next(msg)
+
+
 @dataclass
 class Telemetry:
     """What :func:`start_telemetry` set up; both ``None`` when telemetry is off."""
@@ -117,7 +133,10 @@ class Telemetry:
             return ()
         from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware  # noqa: PLC0415
 
-        return (RabbitTelemetryMiddleware(tracer_provider=self.tracer_provider),)
+        return (
+            TextTraceHeaders,
+            RabbitTelemetryMiddleware(tracer_provider=self.tracer_provider),
+        )
 
     def instrument_app(self, app: Any) -> None:
         """A server span per HTTP request (continuing a caller's ``traceparent``)."""

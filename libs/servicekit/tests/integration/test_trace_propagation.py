@@ -142,3 +142,57 @@ async def test_without_telemetry_rows_record_no_trace(db: Database) -> None:
         uow.emit(UserDeleted(user_id=uuid.uuid4()), correlation_id="c")
         await uow.commit()
     assert await recorded_contexts(db, UserDeleted.routing_key()) == [None]
+
+
+async def test_a_message_whose_trace_headers_are_not_text_is_still_handled(
+    amqp_url: str,
+    db: Database,
+    topology: Topology,
+    cleanup_broker: list[str],
+    telemetry: tuple[Telemetry, InMemorySpanExporter],
+) -> None:
+    """AMQP headers may be numbers; OpenTelemetry's propagators raise on a traceparent,
+    tracestate or baggage that is not text. Such a message is handled, outside any trace
+    of the sender's, not failed over and over."""
+    started, _ = telemetry
+    broker = RabbitBroker(amqp_url, log_level=10, middlewares=started.broker_middlewares())
+    consumers: EventConsumers = EventConsumers(  # type: ignore[type-arg]
+        broker, topology, "kit-test", lambda: UnitOfWork(db, "kit-test")
+    )
+    handled: list[uuid.UUID] = []
+
+    @consumers.on(UserRegistered)
+    async def handle(event: Envelope[UserRegistered], uow: UnitOfWork) -> None:
+        handled.append(event.event_id)
+
+    await broker.connect()
+    await topology.declare_common(broker)
+    for queue in consumers.queues:
+        await topology.declare_consumer_queue(broker, queue, consumers.channels[queue.name])
+        cleanup_broker += [queue.name, topology.dead_letter_queue(queue).name]
+    await broker.start()
+    # Published without telemetry, which would write a proper traceparent over these.
+    sender = RabbitBroker(amqp_url, log_level=10)
+    await sender.connect()
+    try:
+        events = [
+            Envelope.wrap(UserRegistered(user_id=uuid.uuid4()), producer="t", correlation_id="c")
+            for _ in range(3)
+        ]
+        for event, name in zip(events, ("traceparent", "tracestate", "baggage"), strict=True):
+            await sender.publish(
+                event.model_dump_json().encode(),
+                exchange=topology.events_exchange,
+                routing_key=event.routing_key,
+                content_type="application/json",
+                persist=True,
+                headers={name: 7},
+            )
+
+        async def all_handled() -> bool:
+            return sorted(handled) == sorted(e.event_id for e in events)
+
+        await eventually(all_handled)
+    finally:
+        await sender.stop()
+        await broker.stop()
